@@ -1,0 +1,440 @@
+//! One client connection as a state machine: bytes in, bytes out, no socket.
+//!
+//! The reactor reads the socket into [`Conn::receive`], calls [`Conn::process`] and writes
+//! [`Conn::output`] back; this module decides what those bytes mean, in which order responses
+//! leave, when to stop reading (a client that pipelines faster than it reads its answers) and
+//! when the connection is over. Keeping sockets out makes all of it testable with plain bytes.
+
+use std::time::{Duration, Instant};
+
+use crate::api::{self, ApiSettings};
+use crate::http::response::{self, CONTINUE, ConnectionHeader, Response};
+use crate::http::{Event, HttpError, Limits, Request, RequestParser, Version};
+use crate::outbuf::OutQueue;
+use crate::state::State;
+
+/// Past this much unsent output the connection stops parsing further pipelined requests (and
+/// the reactor stops reading) until the client has read some of it.
+pub const OUTPUT_HIGH_WATER: usize = 1 << 20;
+/// After the last response of a closing connection, how long unread input is drained so that
+/// the kernel does not answer it with a reset that would destroy the response in flight.
+const LINGER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    pub limits: Limits,
+    pub api: ApiSettings,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub log_requests: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Open,
+    /// No further request is read; the connection ends once its output is written.
+    Finishing,
+    /// Output written and our side shut down; input is discarded until the peer closes or
+    /// `until` passes.
+    Lingering {
+        until: Instant,
+    },
+    /// The reactor drops the socket.
+    Done,
+}
+
+pub struct Conn {
+    parser: RequestParser,
+    input: Vec<u8>,
+    /// Bytes of `input` already consumed by the parser; compacted lazily so that a burst of
+    /// pipelined requests costs one move per read, not one per request.
+    input_consumed: usize,
+    output: OutQueue,
+    lifecycle: Lifecycle,
+    peer_closed: bool,
+    head_started: Option<Instant>,
+    last_activity: Instant,
+}
+
+impl Conn {
+    pub fn new(settings: &ConnSettings, now: Instant) -> Self {
+        Conn {
+            parser: RequestParser::new(settings.limits),
+            input: Vec::new(),
+            input_consumed: 0,
+            output: OutQueue::default(),
+            lifecycle: Lifecycle::Open,
+            peer_closed: false,
+            head_started: None,
+            last_activity: now,
+        }
+    }
+
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    pub fn output(&mut self) -> &mut OutQueue {
+        &mut self.output
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Whether the reactor should read more from the socket now.
+    pub fn wants_input(&self) -> bool {
+        match self.lifecycle {
+            Lifecycle::Open => !self.peer_closed && self.output.len() < OUTPUT_HIGH_WATER,
+            Lifecycle::Lingering { .. } => !self.peer_closed,
+            Lifecycle::Finishing | Lifecycle::Done => false,
+        }
+    }
+
+    pub fn receive(&mut self, bytes: &[u8], now: Instant) {
+        self.last_activity = now;
+        if self.lifecycle != Lifecycle::Open {
+            return;
+        }
+        if self.input_consumed > 0 {
+            self.input.drain(..self.input_consumed);
+            self.input_consumed = 0;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// The peer will send nothing more.
+    pub fn receive_eof(&mut self) {
+        self.peer_closed = true;
+        if let Lifecycle::Lingering { .. } = self.lifecycle {
+            self.lifecycle = Lifecycle::Done;
+        }
+    }
+
+    /// The socket failed: nothing more can be sent or received.
+    pub fn abort(&mut self) {
+        self.lifecycle = Lifecycle::Done;
+    }
+
+    /// Bytes went out on the socket.
+    pub fn wrote(&mut self, now: Instant) {
+        self.last_activity = now;
+    }
+
+    /// Parses and answers every complete request in the input, in order, until the input runs
+    /// dry or the output backlog is too large.
+    pub fn process(&mut self, state: &mut State, settings: &ConnSettings, now: Instant) {
+        while self.lifecycle == Lifecycle::Open && self.output.len() < OUTPUT_HIGH_WATER {
+            let (consumed, outcome) = self.parser.advance(&self.input[self.input_consumed..]);
+            self.input_consumed += consumed;
+            match outcome {
+                Ok(None) => break,
+                Ok(Some(Event::Continue)) => self.output.extend_from_slice(CONTINUE),
+                Ok(Some(Event::Request(request))) => self.answer(state, settings, &request),
+                Err(error) => self.refuse(error),
+            }
+        }
+        if self.input_consumed == self.input.len() {
+            self.input.clear();
+            self.input_consumed = 0;
+            if self.input.capacity() > 64 * 1024 {
+                self.input = Vec::new();
+            }
+        }
+        self.head_started = match (self.parser.reading_head(), self.head_started) {
+            (true, Some(started)) => Some(started),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
+        if self.peer_closed && self.lifecycle == Lifecycle::Open {
+            // Whatever is left is an incomplete request that can never be finished.
+            self.lifecycle = Lifecycle::Finishing;
+        }
+    }
+
+    fn answer(&mut self, state: &mut State, settings: &ConnSettings, request: &Request) {
+        let reply = api::handle(state, &settings.api, request);
+        if settings.log_requests {
+            println!(
+                "{} {} {}",
+                request.method, request.target, reply.response.status
+            );
+        }
+        let connection = if reply.response.close || !request.keep_alive {
+            ConnectionHeader::Close
+        } else if request.version == Version::Http10 {
+            ConnectionHeader::KeepAlive
+        } else {
+            ConnectionHeader::None
+        };
+        self.send(&reply.response, connection, request.method == "HEAD");
+        if connection == ConnectionHeader::Close {
+            self.lifecycle = Lifecycle::Finishing;
+        }
+    }
+
+    /// A request that cannot be framed: answer it and close, because the position of the next
+    /// request in the byte stream is unknown.
+    fn refuse(&mut self, error: HttpError) {
+        let response = Response::error(error.status, error.reason);
+        self.send(&response, ConnectionHeader::Close, false);
+        self.lifecycle = Lifecycle::Finishing;
+    }
+
+    fn send(&mut self, response: &Response, connection: ConnectionHeader, head_only: bool) {
+        let mut bytes = Vec::new();
+        response::encode(&mut bytes, response, connection, head_only);
+        self.output.push(bytes);
+    }
+
+    /// Called by the reactor once all output is written: a finishing connection shuts its
+    /// write side and lingers. Returns true when the reactor must shut down the write side.
+    pub fn output_flushed(&mut self, now: Instant) -> bool {
+        if self.lifecycle != Lifecycle::Finishing || self.has_output() {
+            return false;
+        }
+        self.lifecycle = if self.peer_closed {
+            Lifecycle::Done
+        } else {
+            Lifecycle::Lingering {
+                until: now + LINGER,
+            }
+        };
+        true
+    }
+
+    /// The earliest moment at which [`Conn::on_timer`] has something to do.
+    pub fn next_deadline(&self, settings: &ConnSettings) -> Option<Instant> {
+        match self.lifecycle {
+            Lifecycle::Done => None,
+            Lifecycle::Lingering { until } => Some(until),
+            Lifecycle::Open | Lifecycle::Finishing => {
+                let idle = self.last_activity + settings.idle_timeout;
+                let head = self
+                    .head_started
+                    .map(|started| started + settings.header_timeout);
+                Some(head.map_or(idle, |head| head.min(idle)))
+            }
+        }
+    }
+
+    pub fn on_timer(&mut self, settings: &ConnSettings, now: Instant) {
+        match self.lifecycle {
+            Lifecycle::Done => {}
+            Lifecycle::Lingering { until } => {
+                if now >= until {
+                    self.lifecycle = Lifecycle::Done;
+                }
+            }
+            Lifecycle::Open | Lifecycle::Finishing => {
+                let head_expired = self
+                    .head_started
+                    .is_some_and(|started| now >= started + settings.header_timeout);
+                if head_expired && self.lifecycle == Lifecycle::Open {
+                    // Slowloris: a head that takes too long is answered once, then closed.
+                    let response = Response::error(408, "request head not received in time");
+                    self.send(&response, ConnectionHeader::Close, false);
+                    self.lifecycle = Lifecycle::Finishing;
+                    self.head_started = None;
+                    self.last_activity = now;
+                } else if now >= self.last_activity + settings.idle_timeout {
+                    self.lifecycle = Lifecycle::Done;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> ConnSettings {
+        ConnSettings {
+            limits: Limits {
+                max_head_bytes: 8192,
+                max_headers: 64,
+                max_body_bytes: 1000,
+            },
+            api: ApiSettings {
+                max_depth: 64,
+                deny_all_unauthenticated: false,
+            },
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            log_requests: false,
+        }
+    }
+
+    struct Harness {
+        conn: Conn,
+        state: State,
+        settings: ConnSettings,
+        now: Instant,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let settings = settings();
+            let now = Instant::now();
+            Harness {
+                conn: Conn::new(&settings, now),
+                state: State::in_memory(json!({})),
+                settings,
+                now,
+            }
+        }
+
+        fn feed(&mut self, bytes: &[u8]) -> String {
+            self.conn.receive(bytes, self.now);
+            self.conn.process(&mut self.state, &self.settings, self.now);
+            self.drain()
+        }
+
+        fn drain(&mut self) -> String {
+            let mut sink = Vec::new();
+            while self.conn.output().write_to(&mut sink).unwrap_or(0) > 0 {}
+            String::from_utf8_lossy(&sink).into_owned()
+        }
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order() {
+        let mut h = Harness::new();
+        let out = h.feed(
+            b"PUT /a HTTP/1.1\r\nContent-Length: 1\r\n\r\n1GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        );
+        let statuses: Vec<&str> = out.matches("HTTP/1.1 ").map(|_| "").collect();
+        assert_eq!(statuses.len(), 3, "{out}");
+        let first = out.find("202 Accepted").unwrap_or(usize::MAX);
+        let second = out.find("200 OK").unwrap_or(usize::MAX);
+        let third = out.find("404 Not Found").unwrap_or(usize::MAX);
+        assert!(first < second && second < third, "{out}");
+        assert!(out.contains("\r\n\r\n1HTTP/1.1 404"), "{out}");
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Open);
+    }
+
+    #[test]
+    fn requests_split_across_reads() {
+        let mut h = Harness::new();
+        assert_eq!(h.feed(b"GET / HT"), "");
+        assert_eq!(h.feed(b"TP/1.1\r\n"), "");
+        let out = h.feed(b"\r\n");
+        assert!(
+            out.starts_with("HTTP/1.1 200 OK") && out.ends_with("{}"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn connection_close_finishes_then_lingers() {
+        let mut h = Harness::new();
+        let out = h.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            out.matches("HTTP/1.1 200").count(),
+            1,
+            "no request after close: {out}"
+        );
+        assert!(out.contains("Connection: close"));
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
+        assert!(h.conn.output_flushed(h.now));
+        assert!(matches!(h.conn.lifecycle(), Lifecycle::Lingering { .. }));
+        assert!(h.conn.wants_input());
+        h.conn.receive_eof();
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Done);
+    }
+
+    #[test]
+    fn http10_keep_alive_is_explicit() {
+        let mut h = Harness::new();
+        let out = h.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert!(out.contains("Connection: keep-alive"), "{out}");
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Open);
+        let out = h.feed(b"GET / HTTP/1.0\r\n\r\n");
+        assert!(out.contains("Connection: close"), "{out}");
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
+    }
+
+    #[test]
+    fn framing_errors_answer_and_close() {
+        let mut h = Harness::new();
+        let out = h.feed(b"PUT /a HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+        assert!(out.contains("Connection: close"), "{out}");
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
+        assert_eq!(h.state.get(&["a".to_owned()]), None);
+    }
+
+    #[test]
+    fn expect_continue_comes_before_the_answer() {
+        let mut h = Harness::new();
+        let out = h.feed(b"PUT /a HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+        assert_eq!(out, "HTTP/1.1 100 Continue\r\n\r\n");
+        let out = h.feed(b"[]");
+        assert!(out.starts_with("HTTP/1.1 202"), "{out}");
+    }
+
+    #[test]
+    fn eof_after_a_partial_request_finishes() {
+        let mut h = Harness::new();
+        h.feed(b"GET / HTTP/1.1\r\nHost");
+        h.conn.receive_eof();
+        h.conn.process(&mut h.state, &h.settings, h.now);
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
+        assert!(h.conn.output_flushed(h.now));
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Done);
+    }
+
+    #[test]
+    fn slow_head_times_out_with_408() {
+        let mut h = Harness::new();
+        h.feed(b"GET / HTTP/1.1\r\nX-Slow: a");
+        let deadline = h.conn.next_deadline(&h.settings).unwrap_or(h.now);
+        assert_eq!(deadline, h.now + h.settings.header_timeout);
+        h.conn.on_timer(&h.settings, deadline);
+        let out = h.drain();
+        assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
+    }
+
+    #[test]
+    fn idle_connections_time_out_silently() {
+        let mut h = Harness::new();
+        let deadline = h.conn.next_deadline(&h.settings).unwrap_or(h.now);
+        assert_eq!(deadline, h.now + h.settings.idle_timeout);
+        h.conn.on_timer(&h.settings, deadline);
+        assert_eq!(h.conn.lifecycle(), Lifecycle::Done);
+        assert_eq!(h.drain(), "");
+    }
+
+    #[test]
+    fn output_backlog_pauses_parsing() {
+        let mut h = Harness::new();
+        let big = format!("\"{}\"", "x".repeat(900));
+        let mut put = format!(
+            "PUT /big HTTP/1.1\r\nContent-Length: {}\r\n\r\n{big}",
+            big.len()
+        )
+        .into_bytes();
+        put.extend_from_slice(b"GET /big HTTP/1.1\r\n\r\n");
+        h.feed(&put);
+        let one_get = b"GET /big HTTP/1.1\r\n\r\n".repeat(2000);
+        h.conn.receive(&one_get, h.now);
+        h.conn.process(&mut h.state, &h.settings, h.now);
+        assert!(!h.conn.wants_input(), "backlog must stop reading");
+        let pending = h.conn.output().len();
+        assert!(
+            (OUTPUT_HIGH_WATER..OUTPUT_HIGH_WATER + 2000).contains(&pending),
+            "{pending}"
+        );
+        let out = h.drain();
+        assert!(h.conn.wants_input());
+        h.conn.process(&mut h.state, &h.settings, h.now);
+        let rest = h.drain();
+        assert_eq!(
+            out.matches("200 OK").count() + rest.matches("200 OK").count(),
+            2000
+        );
+    }
+}

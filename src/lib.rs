@@ -1,0 +1,37 @@
+//! icepeak-rs: a JSON document store with push notifications, compatible with Icepeak.
+//!
+//! One document, addressed by URL paths, served over HTTP from a single-threaded mio reactor
+//! that owns all state. The modules, in the order a request flows through them:
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`config`] | command line and environment, compatible with the original `icepeak` |
+//! | [`app`] | start-up and shut-down around the reactor |
+//! | [`server`] | the mio loop: sockets, readiness, timers; the only module touching sockets |
+//! | [`slab`], [`timers`] | connection storage with generation-tagged keys; deadlines |
+//! | [`conn`] | one connection as a sans-IO state machine: bytes in, bytes out |
+//! | [`outbuf`] | a connection's pending output, written with vectored writes |
+//! | [`http`] | the incremental request parser and response encoding |
+//! | [`api`] | GET / PUT / DELETE on the document, the method filter |
+//! | [`path`] | request targets → path segments and query parameters |
+//! | [`json`] | the iterative JSON parser (first key wins, depth limit, exact numbers) |
+//! | [`state`] | the one owned state: document and persistence |
+//! | [`document`] | lookup, put and delete on the JSON tree |
+//! | [`storage`] | loading the data file and replacing it atomically |
+//! | [`signals`] | SIGTERM/SIGINT as a pollable pipe; the open-file limit |
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod conn;
+pub mod document;
+pub mod http;
+pub mod json;
+pub mod outbuf;
+pub mod path;
+pub mod server;
+pub mod signals;
+pub mod slab;
+pub mod state;
+pub mod storage;
+pub mod timers;

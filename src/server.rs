@@ -1,0 +1,312 @@
+//! The reactor: one mio loop on one thread that owns the sockets, the connections and the
+//! [`State`]. It moves bytes between sockets and [`Conn`]s and runs their timers; what the bytes
+//! mean is decided elsewhere. This is the only module that touches sockets.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::conn::{Conn, ConnSettings, Lifecycle};
+use crate::signals::SignalPipe;
+use crate::slab::{Key, Slab};
+use crate::state::State;
+use crate::timers::Timers;
+
+const LISTENER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// One shared read buffer for all connections: idle connections hold no input memory.
+const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// Reads per connection per turn, so one fast client cannot starve the others.
+const ROUNDS_PER_TURN: usize = 16;
+/// How long accepting pauses when the process is out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+struct Client {
+    stream: TcpStream,
+    conn: Conn,
+    interest: Interest,
+    /// No `WouldBlock` seen since the last readiness event: there may be more to read.
+    readable: bool,
+    /// The timer entry this client waits for; older entries in the heap are stale.
+    scheduled: Option<Instant>,
+}
+
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    signals: SignalPipe,
+    clients: Slab<Client>,
+    timers: Timers,
+    state: State,
+    settings: ConnSettings,
+    max_connections: usize,
+    accept_paused_until: Option<Instant>,
+    /// Clients that still had work when their turn ended.
+    unfinished: Vec<Key>,
+    read_buffer: Box<[u8]>,
+    stopping: bool,
+}
+
+impl Server {
+    pub fn bind(
+        address: SocketAddr,
+        state: State,
+        settings: ConnSettings,
+        max_connections: usize,
+    ) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(address)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = SignalPipe::install()?;
+        poll.registry()
+            .register(signals.source(), SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener,
+            signals,
+            clients: Slab::default(),
+            timers: Timers::default(),
+            state,
+            settings,
+            max_connections,
+            accept_paused_until: None,
+            unfinished: Vec::new(),
+            read_buffer: vec![0; READ_BUFFER_SIZE].into_boxed_slice(),
+            stopping: false,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs until SIGTERM or SIGINT, then hands the state back for the final save.
+    pub fn run(mut self) -> io::Result<State> {
+        let mut events = Events::with_capacity(1024);
+        while !self.stopping {
+            let timeout = self.poll_timeout(Instant::now());
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => {
+                        if self.accept_paused_until.is_none() {
+                            self.accept(now);
+                        }
+                    }
+                    SIGNALS => self.stopping |= self.signals.take(),
+                    token => {
+                        let Some(key) = Key::from_token(token.0) else {
+                            continue;
+                        };
+                        let Some(client) = self.clients.get_mut(key) else {
+                            // A connection that closed earlier in this batch, or before it.
+                            continue;
+                        };
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            client.readable = true;
+                        }
+                        self.drive(key, now);
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.unfinished) {
+                self.drive(key, now);
+            }
+            self.fire_timers(now);
+            if self.accept_paused_until.is_some_and(|until| until <= now) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+        }
+        Ok(self.state)
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.unfinished.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next = match (self.timers.next(), self.accept_paused_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }?;
+        // Round up so that the deadline has passed when poll returns.
+        Some(next.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if self.clients.len() >= self.max_connections {
+                        // Refused: closing at once keeps the backlog moving and costs nothing.
+                        drop(stream);
+                        continue;
+                    }
+                    self.add_client(stream, now);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if is_out_of_descriptors(&error) => {
+                    eprintln!("accept failed ({error}); pausing new connections briefly");
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                // Aborted handshakes and the like concern one connection, not the listener.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn add_client(&mut self, stream: TcpStream, now: Instant) {
+        let _ = stream.set_nodelay(true);
+        let client = Client {
+            stream,
+            conn: Conn::new(&self.settings, now),
+            interest: Interest::READABLE,
+            readable: true,
+            scheduled: None,
+        };
+        let key = self.clients.insert(client);
+        let registered = match self.clients.get_mut(key) {
+            Some(client) => self.poll.registry().register(
+                &mut client.stream,
+                Token(key.to_token()),
+                Interest::READABLE,
+            ),
+            None => return,
+        };
+        if registered.is_err() {
+            self.clients.remove(key);
+            return;
+        }
+        self.drive(key, now);
+    }
+
+    /// Reads, processes and writes for one client until it would block, then updates its
+    /// interest and timer, or drops it when it is done.
+    fn drive(&mut self, key: Key, now: Instant) {
+        let Server {
+            clients,
+            state,
+            settings,
+            read_buffer,
+            unfinished,
+            poll,
+            timers,
+            ..
+        } = self;
+        let Some(client) = clients.get_mut(key) else {
+            return;
+        };
+        let mut more_to_read = false;
+        for round in 0..ROUNDS_PER_TURN {
+            if client.readable && client.conn.wants_input() {
+                match client.stream.read(read_buffer) {
+                    Ok(0) => {
+                        client.readable = false;
+                        client.conn.receive_eof();
+                    }
+                    Ok(n) => client.conn.receive(&read_buffer[..n], now),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        client.readable = false;
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => client.conn.abort(),
+                }
+            }
+            client.conn.process(state, settings, now);
+            write_pending(client, now);
+            more_to_read = client.readable && client.conn.wants_input();
+            if !more_to_read || round + 1 == ROUNDS_PER_TURN {
+                break;
+            }
+        }
+        if client.conn.lifecycle() == Lifecycle::Done {
+            let _ = poll.registry().deregister(&mut client.stream);
+            clients.remove(key);
+            return;
+        }
+        if more_to_read {
+            unfinished.push(key);
+        }
+        let wanted = if client.conn.has_output() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if wanted != client.interest {
+            if poll
+                .registry()
+                .reregister(&mut client.stream, Token(key.to_token()), wanted)
+                .is_err()
+            {
+                let _ = poll.registry().deregister(&mut client.stream);
+                clients.remove(key);
+                return;
+            }
+            client.interest = wanted;
+        }
+        if let Some(deadline) = client.conn.next_deadline(settings)
+            && client
+                .scheduled
+                .is_none_or(|scheduled| deadline < scheduled)
+        {
+            client.scheduled = Some(deadline);
+            timers.schedule(deadline, key);
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            if client.scheduled != Some(at) {
+                continue;
+            }
+            client.scheduled = None;
+            client.conn.on_timer(&self.settings, now);
+            self.drive(key, now);
+        }
+        // Deadlines that moved earlier leave their old entries behind; drop them in bulk.
+        if self.timers.len() > 2 * self.clients.len() + 1024 {
+            let clients = &self.clients;
+            self.timers
+                .retain(|at, key| clients.get(key).is_some_and(|c| c.scheduled == Some(at)));
+        }
+    }
+}
+
+/// Writes until the output is empty or the socket is full.
+fn write_pending(client: &mut Client, now: Instant) {
+    while client.conn.has_output() {
+        match client.conn.output().write_to(&mut client.stream) {
+            Ok(0) => break,
+            Ok(_) => client.conn.wrote(now),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                client.conn.abort();
+                return;
+            }
+        }
+    }
+    if client.conn.output_flushed(now) {
+        let _ = client.stream.shutdown(Shutdown::Write);
+    }
+}
+
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}
