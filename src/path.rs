@@ -238,7 +238,11 @@ mod tests {
         for segments in cases {
             assert_eq!(parse_url_path(&encode_url_path(&segments)), segments);
         }
-        assert_eq!(parse_url_path(&encode_url_path(&v(&[""]))), v(&[]), "[\"\"] has no URL");
+        assert_eq!(
+            parse_url_path(&encode_url_path(&v(&[""]))),
+            v(&[]),
+            "[\"\"] has no URL"
+        );
     }
 
     #[test]

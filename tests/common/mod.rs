@@ -184,7 +184,12 @@ pub fn response_of(result: Result<ureq::Response, ureq::Error>) -> (u16, String)
         Err(error) => panic!("request failed: {error}"),
     };
     let status = response.status();
-    (status, response.into_string().expect("body"))
+    let mut body = String::new();
+    response
+        .into_reader()
+        .read_to_string(&mut body)
+        .expect("body");
+    (status, body)
 }
 
 /// Reads one HTTP/1.1 response (Content-Length framed, as the server always sends) from a raw
