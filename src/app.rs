@@ -3,17 +3,24 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::api::ApiSettings;
+use crate::auth::Verifier;
 use crate::config::Config;
 use crate::conn::ConnSettings;
 use crate::http::Limits;
-use crate::server::Server;
+use crate::server::{Reactor, Server};
 use crate::signals;
-use crate::state::State;
+use crate::state::{PersistenceSettings, State};
 
 /// Headers per request; a browser sends about 20, a token-carrying client a few more.
 const MAX_HEADERS: usize = 128;
+/// Without `--sync-interval` (the original then rewrote the file after every write) the data
+/// file is brought up to date this often while writes happen.
+const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
+/// A log larger than this triggers a snapshot early, bounding start-up replay time and disk use.
+const SNAPSHOT_LOG_BYTES: u64 = 64 << 20;
 
 /// A reason to stop with a non-zero exit status; `Display` is the line for stderr.
 #[derive(Debug)]
@@ -36,7 +43,7 @@ pub fn settings_from(config: &Config) -> ConnSettings {
         },
         api: ApiSettings {
             max_depth: config.max_depth,
-            deny_all_unauthenticated: config.enable_jwt_auth,
+            auth: config.enable_jwt_auth.then(|| Verifier::new(config.jwt_secret.as_deref())),
         },
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
@@ -56,32 +63,37 @@ pub fn run(config: Config) -> Result<(), Fatal> {
     for warning in &config.warnings {
         println!("WARNING: {warning}");
     }
-    let (state, notice) = State::open(&config.data_file).map_err(|e| Fatal(e.to_string()))?;
-    if let Some(notice) = notice {
-        println!("{notice}");
+    let reactor =
+        Reactor::new().map_err(|e| Fatal(format!("Cannot create the event loop: {e}")))?;
+    let (state, messages) =
+        State::open(&config.data_file, persistence_settings(&config), reactor.waker())
+            .map_err(Fatal)?;
+    for message in messages {
+        println!("{message}");
     }
     if let Err(error) = signals::raise_open_file_limit() {
         eprintln!("Could not raise the open file limit: {error}");
     }
     let address = SocketAddr::new(config.host, config.port);
-    let server = Server::bind(
-        address,
-        state,
-        settings_from(&config),
-        config.max_connections,
-    )
-    .map_err(|error| bind_failure(&address, &error))?;
+    let server =
+        Server::bind(reactor, address, state, settings_from(&config), config.max_connections)
+            .map_err(|error| bind_failure(&address, &error))?;
     log_startup(&config);
-    let mut state = server
-        .run()
-        .map_err(|e| Fatal(format!("The event loop failed: {e}")))?;
+    let state = server.run().map_err(|e| Fatal(format!("The event loop failed: {e}")))?;
     println!("\nTermination sequence initiated ...");
-    state.save().map_err(|e| {
-        Fatal(format!(
-            "Could not write {}: {e}",
-            config.data_file.display()
-        ))
-    })
+    state
+        .shut_down()
+        .map_err(|e| Fatal(format!("Could not write {}: {e}", config.data_file.display())))
+}
+
+fn persistence_settings(config: &Config) -> PersistenceSettings {
+    PersistenceSettings {
+        snapshot_interval: config.sync_interval.unwrap_or(DEFAULT_SNAPSHOT_INTERVAL),
+        snapshot_log_bytes: SNAPSHOT_LOG_BYTES,
+        fsync_interval: config.fsync_interval,
+        max_unsynced: config.queue_capacity as u64,
+        log_snapshots: config.sync_log,
+    }
 }
 
 fn bind_failure(address: &SocketAddr, error: &io::Error) -> Fatal {
@@ -91,10 +103,7 @@ fn bind_failure(address: &SocketAddr, error: &io::Error) -> Fatal {
             address.port()
         ))
     } else {
-        Fatal(format!(
-            "Cannot listen on {address} (port {}): {error}",
-            address.port()
-        ))
+        Fatal(format!("Cannot listen on {address} (port {}): {error}", address.port()))
     }
 }
 
@@ -102,9 +111,13 @@ fn bind_failure(address: &SocketAddr, error: &io::Error) -> Fatal {
 fn log_startup(config: &Config) {
     println!("Listening on port {}.", config.port);
     match (config.enable_jwt_auth, &config.jwt_secret) {
-        (true, _) => println!(
-            "WARNING: JWT authorization is enabled but token verification is not available in \
-             this build: every request is refused with 401."
+        (true, Some(_)) => {
+            println!("JWT authorization enabled and secret provided, tokens will be verified.")
+        }
+        (true, None) => println!(
+            "JWT authorization enabled but no secret provided, tokens will NOT be verified.\n\
+             WARNING: without --jwt-secret or JWT_SECRET anyone can forge a token; run this \
+             only behind a proxy that verifies them."
         ),
         (false, Some(_)) => {
             println!("WARNING a JWT secret has been provided, but JWT authorization is disabled.")
@@ -115,6 +128,12 @@ fn log_startup(config: &Config) {
         println!("WARNING: --metrics is accepted but the metrics listener is not available yet.");
     }
     println!("Queue capacity is set to {}.", config.queue_capacity);
-    println!("Sync: the data file is written when the server stops (SIGTERM or SIGINT).");
+    let interval = config.sync_interval.unwrap_or(DEFAULT_SNAPSHOT_INTERVAL);
+    println!("Sync: every {} microseconds.", interval.as_micros());
+    println!(
+        "Write-ahead log on: every write is logged before it is acknowledged; fsync within {} ms, \
+         at once for ?durable.",
+        config.fsync_interval.as_millis()
+    );
     println!("System online. ** robot sounds **");
 }

@@ -154,10 +154,7 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // Help wins wherever it appears, even next to a mistake: someone who asks for help while
     // getting a flag wrong needs the help more than the error.
-    if args
-        .iter()
-        .any(|arg| matches!(arg.to_str(), Some("-h" | "--help")))
-    {
+    if args.iter().any(|arg| matches!(arg.to_str(), Some("-h" | "--help"))) {
         return Ok(Command::Help);
     }
 
@@ -230,12 +227,7 @@ pub fn usage() -> String {
     let defaults = Config::default();
     let labels: Vec<String> = FLAGS.iter().map(FlagSpec::label).collect();
     let description_column = INDENT
-        + labels
-            .iter()
-            .map(String::len)
-            .filter(|&len| len <= MAX_INLINE_LABEL)
-            .max()
-            .unwrap_or(0)
+        + labels.iter().map(String::len).filter(|&len| len <= MAX_INLINE_LABEL).max().unwrap_or(0)
         + GAP;
 
     let mut lines: Vec<String> = INTRO.lines().map(str::to_owned).collect();
@@ -366,31 +358,19 @@ impl FlagSpec {
     }
 
     const fn short(self, short: &'static str) -> Self {
-        FlagSpec {
-            short: Some(short),
-            ..self
-        }
+        FlagSpec { short: Some(short), ..self }
     }
 
     const fn env(self, variable: &'static str) -> Self {
-        FlagSpec {
-            env: Some(variable),
-            ..self
-        }
+        FlagSpec { env: Some(variable), ..self }
     }
 
     const fn compat(self) -> Self {
-        FlagSpec {
-            compat: true,
-            ..self
-        }
+        FlagSpec { compat: true, ..self }
     }
 
     const fn shown_default(self, shown_default: fn(&Config) -> Option<String>) -> Self {
-        FlagSpec {
-            shown_default,
-            ..self
-        }
+        FlagSpec { shown_default, ..self }
     }
 
     fn value_name(&self) -> Option<&'static str> {
@@ -657,12 +637,9 @@ static FLAGS: &[FlagSpec] = &[
     )
     .env("JWT_SECRET"),
     // Operations
-    FlagSpec::switch(
-        "--log-requests",
-        Group::Operations,
-        "Log one line per request",
-        |builder| builder.config.log_requests = true,
-    ),
+    FlagSpec::switch("--log-requests", Group::Operations, "Log one line per request", |builder| {
+        builder.config.log_requests = true
+    }),
     FlagSpec::text(
         "--sentry-dsn",
         "DSN",
@@ -682,19 +659,12 @@ static FLAGS: &[FlagSpec] = &[
         |builder| builder.config.disable_sentry_logging = true,
     )
     .compat(),
-    FlagSpec::new(
-        "--help",
-        Group::Operations,
-        Action::Help,
-        "Print this help and exit",
-    )
-    .short("-h"),
+    FlagSpec::new("--help", Group::Operations, Action::Help, "Print this help and exit")
+        .short("-h"),
 ];
 
 fn find_flag(name: &str) -> Option<&'static FlagSpec> {
-    FLAGS
-        .iter()
-        .find(|spec| spec.long == name || spec.short == Some(name))
+    FLAGS.iter().find(|spec| spec.long == name || spec.short == Some(name))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,11 +672,7 @@ fn find_flag(name: &str) -> Option<&'static FlagSpec> {
 
 impl Builder {
     fn new() -> Self {
-        Builder {
-            config: Config::default(),
-            file_backend_requested: false,
-            data_file_given: false,
-        }
+        Builder { config: Config::default(), file_backend_requested: false, data_file_given: false }
     }
 
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) {
@@ -722,10 +688,9 @@ impl Builder {
                     Some(default) => format!("; using {default}"),
                     None => String::new(),
                 };
-                self.config.warnings.push(format!(
-                    "ignoring {variable}={}: {reason}{fallback}",
-                    quoted(&value)
-                ));
+                self.config
+                    .warnings
+                    .push(format!("ignoring {variable}={}: {reason}{fallback}", quoted(&value)));
             }
         }
     }
@@ -747,10 +712,7 @@ impl Builder {
             );
         }
         // An empty SENTRY_DSN is a common way of "not setting" it; only a real one is news.
-        let dsn_given = config
-            .sentry_dsn
-            .as_deref()
-            .is_some_and(|dsn| !dsn.is_empty());
+        let dsn_given = config.sentry_dsn.as_deref().is_some_and(|dsn| !dsn.is_empty());
         if dsn_given || config.disable_sentry_logging {
             config.warnings.push(
                 "Sentry is not supported: --sentry-dsn, SENTRY_DSN and --disable-sentry-logging \
@@ -789,13 +751,10 @@ fn split_non_utf8_arg(raw: OsString) -> Result<(String, Option<OsString>), CliEr
     use std::os::unix::ffi::OsStringExt;
 
     let bytes = raw.into_vec();
-    let flag = bytes
-        .iter()
-        .position(|&byte| byte == b'=')
-        .and_then(|equals| {
-            let name = std::str::from_utf8(&bytes[..equals]).ok()?;
-            name.starts_with("--").then(|| (name.to_owned(), equals))
-        });
+    let flag = bytes.iter().position(|&byte| byte == b'=').and_then(|equals| {
+        let name = std::str::from_utf8(&bytes[..equals]).ok()?;
+        name.starts_with("--").then(|| (name.to_owned(), equals))
+    });
     match flag {
         Some((name, equals)) => {
             let value = OsString::from_vec(bytes[equals + 1..].to_vec());
@@ -811,10 +770,7 @@ fn split_non_utf8_arg(raw: OsString) -> Result<(String, Option<OsString>), CliEr
 }
 
 fn not_utf8_argument(lossy: &str) -> CliError {
-    CliError(format!(
-        "unexpected argument {}: not valid UTF-8",
-        quoted(lossy)
-    ))
+    CliError(format!("unexpected argument {}: not valid UTF-8", quoted(lossy)))
 }
 
 fn take_value(
@@ -825,19 +781,12 @@ fn take_value(
     // The next argument is the value even if it starts with '-': ping intervals may be negative.
     inline_value.or_else(|| remaining.next()).ok_or_else(|| {
         let value_name = spec.value_name().unwrap_or("a value");
-        CliError(format!(
-            "{}: missing value (expected {value_name})",
-            spec.long
-        ))
+        CliError(format!("{}: missing value (expected {value_name})", spec.long))
     })
 }
 
 fn invalid_value(spec: &FlagSpec, value: &str, reason: &str) -> CliError {
-    CliError(format!(
-        "{}: invalid value {}: {reason}",
-        spec.long,
-        quoted(value)
-    ))
+    CliError(format!("{}: invalid value {}: {reason}", spec.long, quoted(value)))
 }
 
 /// Quotes user input for a message, escaping control characters so it cannot garble a terminal.
@@ -854,9 +803,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 
 /// `HOST:PORT`, split at the first ':' as the original does (so IPv6 literals cannot be used).
 fn parse_metrics_address(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = text
-        .split_once(':')
-        .ok_or("no port specified (expected HOST:PORT)")?;
+    let (host, port) = text.split_once(':').ok_or("no port specified (expected HOST:PORT)")?;
     if host.is_empty() {
         return Err("no host specified (expected HOST:PORT)".to_owned());
     }
@@ -876,18 +823,14 @@ fn parse_count(text: &str, min: usize) -> Result<usize, String> {
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<u64>() {
         Ok(seconds) if (1..=MAX_SECONDS).contains(&seconds) => Ok(Duration::from_secs(seconds)),
-        _ => Err(format!(
-            "expected a whole number of seconds from 1 to {MAX_SECONDS}"
-        )),
+        _ => Err(format!("expected a whole number of seconds from 1 to {MAX_SECONDS}")),
     }
 }
 
 fn parse_microseconds(text: &str) -> Result<Duration, String> {
     match text.parse::<u64>() {
         Ok(micros) if (1..=MAX_MICROSECONDS).contains(&micros) => Ok(Duration::from_micros(micros)),
-        _ => Err(format!(
-            "expected a whole number of microseconds from 1 to {MAX_MICROSECONDS}"
-        )),
+        _ => Err(format!("expected a whole number of microseconds from 1 to {MAX_MICROSECONDS}")),
     }
 }
 
@@ -944,11 +887,8 @@ fn push_flag_help(
     description_column: usize,
 ) {
     let text_width = WIDTH.saturating_sub(description_column).max(20);
-    let description = if spec.compat {
-        format!("[compat] {}", spec.help)
-    } else {
-        spec.help.to_owned()
-    };
+    let description =
+        if spec.compat { format!("[compat] {}", spec.help) } else { spec.help.to_owned() };
     let mut notes = Vec::new();
     if let Some(default) = (spec.shown_default)(defaults) {
         notes.push(format!("default: {default}"));
@@ -967,11 +907,7 @@ fn push_flag_help(
     if INDENT + label.len() + GAP <= description_column {
         let first = text.next().unwrap_or_default();
         let label_width = description_column - INDENT;
-        lines.push(
-            format!("{indent}{label:<label_width$}{first}")
-                .trim_end()
-                .to_owned(),
-        );
+        lines.push(format!("{indent}{label:<label_width$}{first}").trim_end().to_owned());
     } else {
         lines.push(format!("{indent}{label}"));
     }
@@ -1032,14 +968,10 @@ mod tests {
     }
 
     fn parse_with_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Command, CliError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
         parse_args(args.iter().copied(), move |name| {
-            vars.iter()
-                .find(|(variable, _)| variable == name)
-                .map(|(_, value)| value.clone())
+            vars.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.clone())
         })
     }
 
@@ -1077,10 +1009,7 @@ mod tests {
         assert!(!config.journaling && !config.sync_log && !config.sqlite);
         assert_eq!(config.sentry_dsn, None);
         assert!(!config.disable_sentry_logging);
-        assert_eq!(
-            config.websocket_ping_interval,
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(config.websocket_ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(config.websocket_pong_timeout, Duration::from_secs(30));
         assert_eq!(config.first_subscription_deadline, Duration::from_secs(1));
         assert_eq!(config.max_body_size, 64 * 1024 * 1024);
@@ -1101,35 +1030,23 @@ mod tests {
         ("--data-file", Some("/tmp/x.json"), |c| {
             c.data_file == std::path::Path::new("/tmp/x.json")
         }),
-        ("--sync-interval", Some("5s"), |c| {
-            c.sync_interval == Some(Duration::from_secs(5))
-        }),
-        ("--fsync-interval", Some("20ms"), |c| {
-            c.fsync_interval == Duration::from_millis(20)
-        }),
+        ("--sync-interval", Some("5s"), |c| c.sync_interval == Some(Duration::from_secs(5))),
+        ("--fsync-interval", Some("20ms"), |c| c.fsync_interval == Duration::from_millis(20)),
         ("--file", None, |c| !c.sqlite),
         ("--sqlite", None, |c| c.sqlite),
         ("--journaling", None, |c| c.journaling),
         ("--sync-log", None, |c| c.sync_log),
-        ("--host", Some("127.0.0.1"), |c| {
-            c.host == IpAddr::V4(Ipv4Addr::LOCALHOST)
-        }),
+        ("--host", Some("127.0.0.1"), |c| c.host == IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ("--port", Some("4000"), |c| c.port == 4000),
         ("--metrics", Some("127.0.0.1:9090"), |c| {
             c.metrics == Some(("127.0.0.1".to_owned(), 9090))
         }),
         ("--max-body-size", Some("1000"), |c| c.max_body_size == 1000),
-        ("--max-header-size", Some("2048"), |c| {
-            c.max_header_size == 2048
-        }),
+        ("--max-header-size", Some("2048"), |c| c.max_header_size == 2048),
         ("--max-depth", Some("7"), |c| c.max_depth == 7),
         ("--max-connections", Some("50"), |c| c.max_connections == 50),
-        ("--header-timeout", Some("3"), |c| {
-            c.header_timeout == Duration::from_secs(3)
-        }),
-        ("--idle-timeout", Some("4"), |c| {
-            c.idle_timeout == Duration::from_secs(4)
-        }),
+        ("--header-timeout", Some("3"), |c| c.header_timeout == Duration::from_secs(3)),
+        ("--idle-timeout", Some("4"), |c| c.idle_timeout == Duration::from_secs(4)),
         ("--queue-capacity", Some("10"), |c| c.queue_capacity == 10),
         ("--websocket-ping-interval", Some("5"), |c| {
             c.websocket_ping_interval == Some(Duration::from_secs(5))
@@ -1141,16 +1058,12 @@ mod tests {
             c.first_subscription_deadline == Duration::from_millis(5)
         }),
         ("--enable-jwt-auth", None, |c| c.enable_jwt_auth),
-        ("--jwt-secret", Some("s"), |c| {
-            c.jwt_secret.as_deref() == Some("s")
-        }),
+        ("--jwt-secret", Some("s"), |c| c.jwt_secret.as_deref() == Some("s")),
         ("--log-requests", None, |c| c.log_requests),
         ("--sentry-dsn", Some("https://k@sentry.invalid/1"), |c| {
             c.sentry_dsn.as_deref() == Some("https://k@sentry.invalid/1")
         }),
-        ("--disable-sentry-logging", None, |c| {
-            c.disable_sentry_logging
-        }),
+        ("--disable-sentry-logging", None, |c| c.disable_sentry_logging),
     ];
 
     #[test]
@@ -1193,10 +1106,7 @@ mod tests {
     #[test]
     fn port_from_env_and_flag_precedence() {
         assert_eq!(config_with_env(&[], &[("ICEPEAK_PORT", "3001")]).port, 3001);
-        assert_eq!(
-            config_with_env(&["--port=3002"], &[("ICEPEAK_PORT", "9999")]).port,
-            3002
-        );
+        assert_eq!(config_with_env(&["--port=3002"], &[("ICEPEAK_PORT", "9999")]).port, 3002);
         assert_eq!(
             config_with_env(&["--port", "3002"], &[("ICEPEAK_PORT", "notanumber")]).port,
             3002
@@ -1231,10 +1141,7 @@ mod tests {
         let dashed = config(&["--jwt-secret", "--port"]);
         assert_eq!(dashed.jwt_secret.as_deref(), Some("--port"));
         assert_eq!(config(&["--jwt-secret="]).jwt_secret.as_deref(), Some(""));
-        assert_eq!(
-            config(&["--jwt-secret=a=b"]).jwt_secret.as_deref(),
-            Some("a=b")
-        );
+        assert_eq!(config(&["--jwt-secret=a=b"]).jwt_secret.as_deref(), Some("a=b"));
     }
 
     #[test]
@@ -1281,26 +1188,11 @@ mod tests {
         (&["--queue-capacity", "0"], "--queue-capacity"),
         (&["--queue-capacity", "-1"], "--queue-capacity"),
         (&["--queue-capacity", "abc"], "--queue-capacity"),
-        (
-            &["--websocket-pong-timeout", "0"],
-            "--websocket-pong-timeout",
-        ),
-        (
-            &["--websocket-pong-timeout", "-1"],
-            "--websocket-pong-timeout",
-        ),
-        (
-            &["--first-subscription-deadline-timeout", "0"],
-            "--first-subscription-deadline-timeout",
-        ),
-        (
-            &["--first-subscription-deadline-timeout", "-5"],
-            "--first-subscription-deadline-timeout",
-        ),
-        (
-            &["--websocket-ping-interval", "abc"],
-            "--websocket-ping-interval",
-        ),
+        (&["--websocket-pong-timeout", "0"], "--websocket-pong-timeout"),
+        (&["--websocket-pong-timeout", "-1"], "--websocket-pong-timeout"),
+        (&["--first-subscription-deadline-timeout", "0"], "--first-subscription-deadline-timeout"),
+        (&["--first-subscription-deadline-timeout", "-5"], "--first-subscription-deadline-timeout"),
+        (&["--websocket-ping-interval", "abc"], "--websocket-ping-interval"),
         (&["--no-such-flag"], "--no-such-flag"),
     ];
 
@@ -1342,20 +1234,11 @@ mod tests {
             &["--sync-interval", "1s", "--journaling", "--sync-log"],
             &["--queue-capacity", "1"],
             &["--websocket-ping-interval", "0"],
-            &[
-                "--websocket-ping-interval",
-                "10",
-                "--websocket-pong-timeout",
-                "3",
-            ],
+            &["--websocket-ping-interval", "10", "--websocket-pong-timeout", "3"],
             &["--first-subscription-deadline-timeout", "5000"],
             &["--file"],
             &["--enable-jwt-auth", "--jwt-secret", "s"],
-            &[
-                "--sentry-dsn",
-                "https://key@sentry.invalid/1",
-                "--disable-sentry-logging",
-            ],
+            &["--sentry-dsn", "https://key@sentry.invalid/1", "--disable-sentry-logging"],
             &[
                 "--data-file=ports.json",
                 "--port=4000",
@@ -1392,24 +1275,15 @@ mod tests {
 
         for no_amount in ["", "s", "ms", "-5s", ".5s", "+5s", " 5s"] {
             let message = parse_duration(no_amount).unwrap_err();
-            assert!(
-                message.starts_with("no amount specified"),
-                "{no_amount:?}: {message}"
-            );
+            assert!(message.starts_with("no amount specified"), "{no_amount:?}: {message}");
         }
         for bad_unit in ["10", "1h", "5S", "5MS", "5sec", "5μs"] {
             let message = parse_duration(bad_unit).unwrap_err();
-            assert!(
-                message.starts_with("invalid unit"),
-                "{bad_unit:?}: {message}"
-            );
+            assert!(message.starts_with("invalid unit"), "{bad_unit:?}: {message}");
         }
         for bad_amount in ["1.5s", "1_000ms", "5 s"] {
             let message = parse_duration(bad_amount).unwrap_err();
-            assert!(
-                message.starts_with("invalid amount"),
-                "{bad_amount:?}: {message}"
-            );
+            assert!(message.starts_with("invalid amount"), "{bad_amount:?}: {message}");
         }
         for too_large in ["99999999999999999999999s", "18446744073709551615m"] {
             let message = parse_duration(too_large).unwrap_err();
@@ -1442,10 +1316,7 @@ mod tests {
             assert!(message.starts_with(flag), "{flag} {bad}: {message}");
         }
         assert_eq!(config(&["--max-header-size", "1024"]).max_header_size, 1024);
-        assert_eq!(
-            config(&["--host", "::1"]).host,
-            "::1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(config(&["--host", "::1"]).host, "::1".parse::<IpAddr>().unwrap());
     }
 
     #[test]
@@ -1465,10 +1336,7 @@ mod tests {
 
     #[test]
     fn unknown_flags_and_positional_arguments() {
-        assert_eq!(
-            error(&["--no-such-flag"]),
-            "unknown option '--no-such-flag'"
-        );
+        assert_eq!(error(&["--no-such-flag"]), "unknown option '--no-such-flag'");
         assert!(error(&["--no-such-flag=1"]).contains("'--no-such-flag'"));
         assert!(error(&["-x"]).contains("'-x'"));
         assert!(error(&["icepeak.json"]).contains("unexpected argument 'icepeak.json'"));
@@ -1506,11 +1374,7 @@ mod tests {
         assert_eq!(config(&["--port", "4000", "--port=4001"]).port, 4001);
         let data_file = config(&["--data-file", "a.json", "--data-file=b.json"]).data_file;
         assert_eq!(data_file, PathBuf::from("b.json"));
-        let ping = config(&[
-            "--websocket-ping-interval=0",
-            "--websocket-ping-interval",
-            "7",
-        ]);
+        let ping = config(&["--websocket-ping-interval=0", "--websocket-ping-interval", "7"]);
         assert_eq!(ping.websocket_ping_interval, Some(Duration::from_secs(7)));
         let journaling = config(&["--journaling", "--journaling"]);
         assert_eq!(journaling.warnings.len(), 1);
@@ -1525,10 +1389,7 @@ mod tests {
         assert_eq!(named.data_file, PathBuf::from("x.db"));
         for args in [&["--sqlite", "--file"], &["--file", "--sqlite"]] {
             let message = error(args);
-            assert!(
-                message.contains("--sqlite") && message.contains("--file"),
-                "{message}"
-            );
+            assert!(message.contains("--sqlite") && message.contains("--file"), "{message}");
         }
         assert!(!config(&["--file", "--file"]).sqlite);
     }
@@ -1562,10 +1423,7 @@ mod tests {
     #[test]
     fn messages_escape_control_characters() {
         let message = error(&["--port", "1\n\u{1b}[2J"]);
-        assert!(
-            !message.contains('\n') && !message.contains('\u{1b}'),
-            "{message:?}"
-        );
+        assert!(!message.contains('\n') && !message.contains('\u{1b}'), "{message:?}");
     }
 
     #[test]
@@ -1574,11 +1432,7 @@ mod tests {
         assert!(text.contains("Usage: icepeak [OPTIONS]"));
         assert!(text.contains("--data-file"));
         for spec in FLAGS {
-            assert!(
-                text.contains(&spec.label()),
-                "{} missing from usage",
-                spec.long
-            );
+            assert!(text.contains(&spec.label()), "{} missing from usage", spec.long);
             if let Some(short) = spec.short {
                 assert!(matches!(parse(&[short]), Ok(Command::Help)) || find_flag(short).is_some());
             }
@@ -1597,14 +1451,9 @@ mod tests {
         let mut lines = text.lines().skip_while(|line| {
             !((line.starts_with(&label) && line[label.len()..].starts_with(' ')) || *line == label)
         });
-        let first = lines
-            .next()
-            .unwrap_or_else(|| panic!("no help entry for {}", spec.long));
+        let first = lines.next().unwrap_or_else(|| panic!("no help entry for {}", spec.long));
         let continuation = lines.take_while(|line| line.starts_with("   "));
-        std::iter::once(first)
-            .chain(continuation)
-            .collect::<Vec<_>>()
-            .join("\n")
+        std::iter::once(first).chain(continuation).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
@@ -1612,12 +1461,7 @@ mod tests {
         let text = usage();
         for spec in FLAGS {
             let entry = help_entry(&text, spec);
-            assert_eq!(
-                spec.compat,
-                entry.contains("[compat]"),
-                "{}:\n{entry}",
-                spec.long
-            );
+            assert_eq!(spec.compat, entry.contains("[compat]"), "{}:\n{entry}", spec.long);
         }
         for name in [
             "--file",

@@ -5,6 +5,7 @@
 //! leave, when to stop reading (a client that pipelines faster than it reads its answers) and
 //! when the connection is over. Keeping sockets out makes all of it testable with plain bytes.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::api::{self, ApiSettings};
@@ -12,6 +13,7 @@ use crate::http::response::{self, CONTINUE, ConnectionHeader, Response};
 use crate::http::{Event, HttpError, Limits, Request, RequestParser, Version};
 use crate::outbuf::OutQueue;
 use crate::state::State;
+use crate::wal::Lsn;
 
 /// Past this much unsent output the connection stops parsing further pipelined requests (and
 /// the reactor stops reading) until the client has read some of it.
@@ -50,6 +52,10 @@ pub struct Conn {
     /// pipelined requests costs one move per read, not one per request.
     input_consumed: usize,
     output: OutQueue,
+    /// Encoded responses that may not leave yet: a `?durable` reply until its log record is on
+    /// disk, and every later response behind it, so that answers stay in request order.
+    held: VecDeque<(Vec<u8>, Lsn)>,
+    held_bytes: usize,
     lifecycle: Lifecycle,
     peer_closed: bool,
     head_started: Option<Instant>,
@@ -63,6 +69,8 @@ impl Conn {
             input: Vec::new(),
             input_consumed: 0,
             output: OutQueue::default(),
+            held: VecDeque::new(),
+            held_bytes: 0,
             lifecycle: Lifecycle::Open,
             peer_closed: false,
             head_started: None,
@@ -82,10 +90,32 @@ impl Conn {
         !self.output.is_empty()
     }
 
+    /// Responses written or waiting to be, in bytes: what pipelining is measured against.
+    fn backlog(&self) -> usize {
+        self.output.len() + self.held_bytes
+    }
+
+    pub fn waits_for_durability(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Lets out the held responses whose log records are now on disk, in order.
+    pub fn release_durable(&mut self, durable: Lsn) {
+        while let Some((_, lsn)) = self.held.front() {
+            if *lsn > durable {
+                break;
+            }
+            if let Some((bytes, _)) = self.held.pop_front() {
+                self.held_bytes -= bytes.len();
+                self.output.push(bytes);
+            }
+        }
+    }
+
     /// Whether the reactor should read more from the socket now.
     pub fn wants_input(&self) -> bool {
         match self.lifecycle {
-            Lifecycle::Open => !self.peer_closed && self.output.len() < OUTPUT_HIGH_WATER,
+            Lifecycle::Open => !self.peer_closed && self.backlog() < OUTPUT_HIGH_WATER,
             Lifecycle::Lingering { .. } => !self.peer_closed,
             Lifecycle::Finishing | Lifecycle::Done => false,
         }
@@ -124,13 +154,13 @@ impl Conn {
     /// Parses and answers every complete request in the input, in order, until the input runs
     /// dry or the output backlog is too large.
     pub fn process(&mut self, state: &mut State, settings: &ConnSettings, now: Instant) {
-        while self.lifecycle == Lifecycle::Open && self.output.len() < OUTPUT_HIGH_WATER {
+        while self.lifecycle == Lifecycle::Open && self.backlog() < OUTPUT_HIGH_WATER {
             let (consumed, outcome) = self.parser.advance(&self.input[self.input_consumed..]);
             self.input_consumed += consumed;
             match outcome {
                 Ok(None) => break,
                 Ok(Some(Event::Continue)) => self.output.extend_from_slice(CONTINUE),
-                Ok(Some(Event::Request(request))) => self.answer(state, settings, &request),
+                Ok(Some(Event::Request(request))) => self.answer(state, settings, &request, now),
                 Err(error) => self.refuse(error),
             }
         }
@@ -152,13 +182,16 @@ impl Conn {
         }
     }
 
-    fn answer(&mut self, state: &mut State, settings: &ConnSettings, request: &Request) {
-        let reply = api::handle(state, &settings.api, request);
+    fn answer(
+        &mut self,
+        state: &mut State,
+        settings: &ConnSettings,
+        request: &Request,
+        now: Instant,
+    ) {
+        let reply = api::handle(state, &settings.api, request, now);
         if settings.log_requests {
-            println!(
-                "{} {} {}",
-                request.method, request.target, reply.response.status
-            );
+            println!("{} {} {}", request.method, request.target, reply.response.status);
         }
         let connection = if reply.response.close || !request.keep_alive {
             ConnectionHeader::Close
@@ -167,7 +200,8 @@ impl Conn {
         } else {
             ConnectionHeader::None
         };
-        self.send(&reply.response, connection, request.method == "HEAD");
+        let wait_for = reply.wait_for.filter(|&lsn| lsn > state.durable_lsn());
+        self.send_after(&reply.response, connection, request.method == "HEAD", wait_for);
         if connection == ConnectionHeader::Close {
             self.lifecycle = Lifecycle::Finishing;
         }
@@ -182,23 +216,36 @@ impl Conn {
     }
 
     fn send(&mut self, response: &Response, connection: ConnectionHeader, head_only: bool) {
+        self.send_after(response, connection, head_only, None);
+    }
+
+    fn send_after(
+        &mut self,
+        response: &Response,
+        connection: ConnectionHeader,
+        head_only: bool,
+        wait_for: Option<Lsn>,
+    ) {
         let mut bytes = Vec::new();
         response::encode(&mut bytes, response, connection, head_only);
-        self.output.push(bytes);
+        if wait_for.is_some() || !self.held.is_empty() {
+            self.held_bytes += bytes.len();
+            self.held.push_back((bytes, wait_for.unwrap_or(0)));
+        } else {
+            self.output.push(bytes);
+        }
     }
 
     /// Called by the reactor once all output is written: a finishing connection shuts its
     /// write side and lingers. Returns true when the reactor must shut down the write side.
     pub fn output_flushed(&mut self, now: Instant) -> bool {
-        if self.lifecycle != Lifecycle::Finishing || self.has_output() {
+        if self.lifecycle != Lifecycle::Finishing || self.has_output() || !self.held.is_empty() {
             return false;
         }
         self.lifecycle = if self.peer_closed {
             Lifecycle::Done
         } else {
-            Lifecycle::Lingering {
-                until: now + LINGER,
-            }
+            Lifecycle::Lingering { until: now + LINGER }
         };
         true
     }
@@ -210,9 +257,7 @@ impl Conn {
             Lifecycle::Lingering { until } => Some(until),
             Lifecycle::Open | Lifecycle::Finishing => {
                 let idle = self.last_activity + settings.idle_timeout;
-                let head = self
-                    .head_started
-                    .map(|started| started + settings.header_timeout);
+                let head = self.head_started.map(|started| started + settings.header_timeout);
                 Some(head.map_or(idle, |head| head.min(idle)))
             }
         }
@@ -252,15 +297,8 @@ mod tests {
 
     fn settings() -> ConnSettings {
         ConnSettings {
-            limits: Limits {
-                max_head_bytes: 8192,
-                max_headers: 64,
-                max_body_bytes: 1000,
-            },
-            api: ApiSettings {
-                max_depth: 64,
-                deny_all_unauthenticated: false,
-            },
+            limits: Limits { max_head_bytes: 8192, max_headers: 64, max_body_bytes: 1000 },
+            api: ApiSettings { max_depth: 64, auth: None },
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             log_requests: false,
@@ -321,21 +359,14 @@ mod tests {
         assert_eq!(h.feed(b"GET / HT"), "");
         assert_eq!(h.feed(b"TP/1.1\r\n"), "");
         let out = h.feed(b"\r\n");
-        assert!(
-            out.starts_with("HTTP/1.1 200 OK") && out.ends_with("{}"),
-            "{out}"
-        );
+        assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("{}"), "{out}");
     }
 
     #[test]
     fn connection_close_finishes_then_lingers() {
         let mut h = Harness::new();
         let out = h.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n");
-        assert_eq!(
-            out.matches("HTTP/1.1 200").count(),
-            1,
-            "no request after close: {out}"
-        );
+        assert_eq!(out.matches("HTTP/1.1 200").count(), 1, "no request after close: {out}");
         assert!(out.contains("Connection: close"));
         assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
         assert!(h.conn.output_flushed(h.now));
@@ -412,11 +443,8 @@ mod tests {
     fn output_backlog_pauses_parsing() {
         let mut h = Harness::new();
         let big = format!("\"{}\"", "x".repeat(900));
-        let mut put = format!(
-            "PUT /big HTTP/1.1\r\nContent-Length: {}\r\n\r\n{big}",
-            big.len()
-        )
-        .into_bytes();
+        let mut put =
+            format!("PUT /big HTTP/1.1\r\nContent-Length: {}\r\n\r\n{big}", big.len()).into_bytes();
         put.extend_from_slice(b"GET /big HTTP/1.1\r\n\r\n");
         h.feed(&put);
         let one_get = b"GET /big HTTP/1.1\r\n\r\n".repeat(2000);
@@ -424,17 +452,11 @@ mod tests {
         h.conn.process(&mut h.state, &h.settings, h.now);
         assert!(!h.conn.wants_input(), "backlog must stop reading");
         let pending = h.conn.output().len();
-        assert!(
-            (OUTPUT_HIGH_WATER..OUTPUT_HIGH_WATER + 2000).contains(&pending),
-            "{pending}"
-        );
+        assert!((OUTPUT_HIGH_WATER..OUTPUT_HIGH_WATER + 2000).contains(&pending), "{pending}");
         let out = h.drain();
         assert!(h.conn.wants_input());
         h.conn.process(&mut h.state, &h.settings, h.now);
         let rest = h.drain();
-        assert_eq!(
-            out.matches("200 OK").count() + rest.matches("200 OK").count(),
-            2000
-        );
+        assert_eq!(out.matches("200 OK").count() + rest.matches("200 OK").count(), 2000);
     }
 }

@@ -97,11 +97,7 @@ mod tests {
     use serde_json::json;
 
     fn p(path: &str) -> Vec<String> {
-        if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').map(str::to_owned).collect()
-        }
+        if path.is_empty() { Vec::new() } else { path.split('/').map(str::to_owned).collect() }
     }
 
     fn put(before: Value, path: &str, value: Value) -> Value {
@@ -118,42 +114,20 @@ mod tests {
 
     #[test]
     fn put_examples_from_the_spec() {
-        assert_eq!(
-            put(json!(null), "x", json!("Robert")),
-            json!({"x": "Robert"})
-        );
-        assert_eq!(
-            put(json!({"x": "Arian"}), "x", json!("Robert")),
-            json!({"x": "Robert"})
-        );
+        assert_eq!(put(json!(null), "x", json!("Robert")), json!({"x": "Robert"}));
+        assert_eq!(put(json!({"x": "Arian"}), "x", json!("Robert")), json!({"x": "Robert"}));
         assert_eq!(
             put(json!({"y": "Arian"}), "x", json!("Robert")),
             json!({"x": "Robert", "y": "Arian"})
         );
+        assert_eq!(put(json!(null), "x/y", json!("Stefan")), json!({"x": {"y": "Stefan"}}));
         assert_eq!(
-            put(json!(null), "x/y", json!("Stefan")),
-            json!({"x": {"y": "Stefan"}})
-        );
-        assert_eq!(
-            put(
-                json!({"x": {"y": "Nuno"}, "z": null}),
-                "x/y",
-                json!("Stefan")
-            ),
+            put(json!({"x": {"y": "Nuno"}, "z": null}), "x/y", json!("Stefan")),
             json!({"x": {"y": "Stefan"}, "z": null})
         );
-        assert_eq!(
-            put(json!({"a": 5}), "a/b", json!(1)),
-            json!({"a": {"b": 1}})
-        );
-        assert_eq!(
-            put(json!({"a": [1, 2]}), "a/0", json!(9)),
-            json!({"a": {"0": 9}})
-        );
-        assert_eq!(
-            put(json!({"a": {"b": 1, "c": 2}}), "a", json!("C")),
-            json!({"a": "C"})
-        );
+        assert_eq!(put(json!({"a": 5}), "a/b", json!(1)), json!({"a": {"b": 1}}));
+        assert_eq!(put(json!({"a": [1, 2]}), "a/0", json!(9)), json!({"a": {"0": 9}}));
+        assert_eq!(put(json!({"a": {"b": 1, "c": 2}}), "a", json!("C")), json!({"a": "C"}));
         assert_eq!(put(json!({"a": 1}), "", json!(5)), json!(5));
         assert_eq!(put(json!(5), "x", json!(1)), json!({"x": 1}));
     }
@@ -174,21 +148,12 @@ mod tests {
         assert_eq!(doc.get(&p("s/b")), None);
         assert_eq!(doc.get(&p("n")), Some(&json!(null)));
         assert_eq!(doc.get(&p("m")), None);
-        assert_eq!(
-            doc.get(&[]),
-            Some(&json!({"a": [1, 2], "s": "x", "n": null}))
-        );
+        assert_eq!(doc.get(&[]), Some(&json!({"a": [1, 2], "s": "x", "n": null})));
     }
 
     #[test]
     fn put_then_delete_is_not_found_and_writes_are_idempotent() {
-        let starts = [
-            json!(null),
-            json!({}),
-            json!({"a": {"b": 1}}),
-            json!([1]),
-            json!("s"),
-        ];
+        let starts = [json!(null), json!({}), json!({"a": {"b": 1}}), json!([1]), json!("s")];
         for start in starts {
             for path in ["a", "a/b", "a/b/c", "x//y"] {
                 let path = p(path);

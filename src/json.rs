@@ -117,11 +117,9 @@ impl fmt::Display for JsonError {
             JsonErrorKind::UnexpectedEnd => {
                 write!(f, "invalid JSON: unexpected end of input at byte {at}")
             }
-            JsonErrorKind::UnexpectedByte(byte) if byte.is_ascii_graphic() => write!(
-                f,
-                "invalid JSON: unexpected character '{}' at byte {at}",
-                char::from(byte)
-            ),
+            JsonErrorKind::UnexpectedByte(byte) if byte.is_ascii_graphic() => {
+                write!(f, "invalid JSON: unexpected character '{}' at byte {at}", char::from(byte))
+            }
             JsonErrorKind::UnexpectedByte(byte) => {
                 write!(f, "invalid JSON: unexpected byte 0x{byte:02x} at byte {at}")
             }
@@ -191,11 +189,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(input: &'a [u8]) -> Self {
-        Self {
-            input,
-            pos: 0,
-            scratch: String::new(),
-        }
+        Self { input, pos: 0, scratch: String::new() }
     }
 
     fn parse_document(&mut self, max_depth: usize) -> Result<Value, JsonError> {
@@ -210,10 +204,7 @@ impl<'a> Parser<'a> {
         'value: loop {
             // The value starting here sits at level `open.len() + 1`.
             if open.len() >= max_depth {
-                return Err(JsonError::new(
-                    self.pos,
-                    JsonErrorKind::TooDeep { limit: max_depth },
-                ));
+                return Err(JsonError::new(self.pos, JsonErrorKind::TooDeep { limit: max_depth }));
             }
             let mut value = match self.peek() {
                 Some(b'"') => Value::String(self.parse_string()?),
@@ -226,10 +217,7 @@ impl<'a> Parser<'a> {
                         Value::Object(Map::new())
                     } else {
                         let key = self.parse_key()?;
-                        open.push(Frame::Object {
-                            map: Map::new(),
-                            key,
-                        });
+                        open.push(Frame::Object { map: Map::new(), key });
                         continue 'value;
                     }
                 }
@@ -356,10 +344,7 @@ impl<'a> Parser<'a> {
                 Some(&byte) if byte == expected => {}
                 Some(&byte) => return Err(JsonError::new(at, JsonErrorKind::UnexpectedByte(byte))),
                 None => {
-                    return Err(JsonError::new(
-                        self.input.len(),
-                        JsonErrorKind::UnexpectedEnd,
-                    ));
+                    return Err(JsonError::new(self.input.len(), JsonErrorKind::UnexpectedEnd));
                 }
             }
         }
@@ -632,10 +617,7 @@ mod tests {
     #[test]
     fn whitespace_is_exactly_space_tab_newline_return() {
         use JsonErrorKind::*;
-        assert_eq!(
-            ok(" \t\n\r[ 1 ,\t2 ,\n{ \"a\" : 3 } ]\r\n\t "),
-            json!([1, 2, {"a": 3}])
-        );
+        assert_eq!(ok(" \t\n\r[ 1 ,\t2 ,\n{ \"a\" : 3 } ]\r\n\t "), json!([1, 2, {"a": 3}]));
         fails(b"\x0c1", 0, UnexpectedByte(0x0c));
         fails(b"[1,\x0b2]", 3, UnexpectedByte(0x0b));
         fails("\u{a0}1".as_bytes(), 0, UnexpectedByte(0xc2));
@@ -842,28 +824,19 @@ mod tests {
             let prefix = "a".repeat(before);
             for after in 0..12 {
                 let suffix = "é".repeat(after);
-                for special in [
-                    r"\n", r#"\""#, r"\\", r"\u00e9", "é", "😀", "\u{7f}", " ", "~",
-                ] {
+                for special in [r"\n", r#"\""#, r"\\", r"\u00e9", "é", "😀", "\u{7f}", " ", "~"]
+                {
                     let text = format!("\"{prefix}{special}{suffix}\"");
                     assert_eq!(ok(&text), serde(text.as_bytes()), "{text}");
                 }
                 let control = format!("\"{prefix}\u{1f}{suffix}\"");
-                fails(
-                    control.as_bytes(),
-                    before + 1,
-                    JsonErrorKind::ControlInString,
-                );
+                fails(control.as_bytes(), before + 1, JsonErrorKind::ControlInString);
                 let mut broken = format!("\"{prefix}").into_bytes();
                 broken.push(0xff);
                 broken.extend_from_slice(format!("{suffix}\"").as_bytes());
                 fails(&broken, before + 1, JsonErrorKind::InvalidUtf8);
                 let unterminated = format!("\"{prefix}{suffix}");
-                fails(
-                    unterminated.as_bytes(),
-                    unterminated.len(),
-                    JsonErrorKind::UnexpectedEnd,
-                );
+                fails(unterminated.as_bytes(), unterminated.len(), JsonErrorKind::UnexpectedEnd);
             }
         }
     }
@@ -888,20 +861,14 @@ mod tests {
         fails(br#"{"a":1,"a":01}"#, 12, InvalidNumber);
         assert_eq!(
             parse(br#"{"a":1,"a":[[[]]]}"#, 3),
-            Err(JsonError {
-                offset: 13,
-                kind: TooDeep { limit: 3 }
-            })
+            Err(JsonError { offset: 13, kind: TooDeep { limit: 3 } })
         );
     }
 
     #[test]
     fn object_keys_come_out_sorted() {
         let value = ok(r#"{"b":1,"c":2,"a":3}"#);
-        assert_eq!(
-            serde_json::to_string(&value).unwrap(),
-            r#"{"a":3,"b":1,"c":2}"#
-        );
+        assert_eq!(serde_json::to_string(&value).unwrap(), r#"{"a":3,"b":1,"c":2}"#);
     }
 
     #[test]
@@ -963,20 +930,13 @@ mod tests {
             let arrays = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
             let objects = format!("{}1{}", "{\"k\":".repeat(levels), "}".repeat(levels));
             let mixed = format!("{}1{}", "[{\"k\":".repeat(levels), "}]".repeat(levels));
-            for (text, value_depth) in [
-                (arrays, levels + 1),
-                (objects, levels + 1),
-                (mixed, 2 * levels + 1),
-            ] {
+            for (text, value_depth) in
+                [(arrays, levels + 1), (objects, levels + 1), (mixed, 2 * levels + 1)]
+            {
                 let parsed = parse(text.as_bytes(), value_depth).expect("at the limit");
                 assert_eq!(depth(&parsed), value_depth);
                 let error = parse(text.as_bytes(), value_depth - 1).expect_err("over the limit");
-                assert_eq!(
-                    error.kind,
-                    JsonErrorKind::TooDeep {
-                        limit: value_depth - 1
-                    }
-                );
+                assert_eq!(error.kind, JsonErrorKind::TooDeep { limit: value_depth - 1 });
             }
         }
     }
@@ -997,25 +957,16 @@ mod tests {
             let input = "[".repeat(100_000);
             assert_eq!(
                 parse(input.as_bytes(), LIMIT),
-                Err(JsonError {
-                    offset: LIMIT,
-                    kind: JsonErrorKind::TooDeep { limit: LIMIT }
-                })
+                Err(JsonError { offset: LIMIT, kind: JsonErrorKind::TooDeep { limit: LIMIT } })
             );
             assert_eq!(
                 parse(input.as_bytes(), usize::MAX),
-                Err(JsonError {
-                    offset: 100_000,
-                    kind: JsonErrorKind::UnexpectedEnd
-                })
+                Err(JsonError { offset: 100_000, kind: JsonErrorKind::UnexpectedEnd })
             );
             let objects = "{\"a\":".repeat(100_000);
             assert_eq!(
                 parse(objects.as_bytes(), LIMIT),
-                Err(JsonError {
-                    offset: 5 * LIMIT,
-                    kind: JsonErrorKind::TooDeep { limit: LIMIT }
-                })
+                Err(JsonError { offset: 5 * LIMIT, kind: JsonErrorKind::TooDeep { limit: LIMIT } })
             );
             assert_eq!(
                 parse(objects.as_bytes(), usize::MAX).map_err(|e| e.kind),
@@ -1088,39 +1039,15 @@ mod tests {
         let message = |input: &[u8]| parse(input, LIMIT).unwrap_err().to_string();
         assert_eq!(message(b""), "empty body");
         assert_eq!(message(b"  "), "empty body");
-        assert_eq!(
-            message(b"[1, 2"),
-            "invalid JSON: unexpected end of input at byte 5"
-        );
-        assert_eq!(
-            message(b"[1x]"),
-            "invalid JSON: unexpected character 'x' at byte 2"
-        );
-        assert_eq!(
-            message(b"\x0c"),
-            "invalid JSON: unexpected byte 0x0c at byte 0"
-        );
-        assert_eq!(
-            message(b"\"ab\xff\""),
-            "invalid UTF-8 in JSON text at byte 3"
-        );
+        assert_eq!(message(b"[1, 2"), "invalid JSON: unexpected end of input at byte 5");
+        assert_eq!(message(b"[1x]"), "invalid JSON: unexpected character 'x' at byte 2");
+        assert_eq!(message(b"\x0c"), "invalid JSON: unexpected byte 0x0c at byte 0");
+        assert_eq!(message(b"\"ab\xff\""), "invalid UTF-8 in JSON text at byte 3");
         assert_eq!(message(b"01"), "invalid JSON: invalid number at byte 1");
-        assert_eq!(
-            message(br#""\x""#),
-            "invalid JSON: invalid escape in string at byte 1"
-        );
-        assert_eq!(
-            message(b"\"\n\""),
-            "invalid JSON: control character in string at byte 1"
-        );
-        assert_eq!(
-            message(br#""\ud800""#),
-            "invalid JSON: unpaired surrogate escape at byte 1"
-        );
-        assert_eq!(
-            message(b"1 2"),
-            "invalid JSON: trailing characters at byte 2"
-        );
+        assert_eq!(message(br#""\x""#), "invalid JSON: invalid escape in string at byte 1");
+        assert_eq!(message(b"\"\n\""), "invalid JSON: control character in string at byte 1");
+        assert_eq!(message(br#""\ud800""#), "invalid JSON: unpaired surrogate escape at byte 1");
+        assert_eq!(message(b"1 2"), "invalid JSON: trailing characters at byte 2");
         assert_eq!(
             parse(&[b'['; 600], LIMIT).unwrap_err().to_string(),
             "JSON nesting deeper than 512 levels"
@@ -1178,11 +1105,7 @@ mod tests {
             '\u{10ffff}',
             '\u{2028}',
         ];
-        let length = if rng.one_in(20) {
-            40 + rng.below(200)
-        } else {
-            rng.below(12)
-        };
+        let length = if rng.one_in(20) { 40 + rng.below(200) } else { rng.below(12) };
         (0..length).map(|_| rng.pick(CHARS)).collect()
     }
 
@@ -1200,11 +1123,7 @@ mod tests {
             text.push('0');
         } else {
             text.push(char::from(b'1' + rng.below(9) as u8));
-            let count = if rng.one_in(5) {
-                rng.below(30)
-            } else {
-                rng.below(6)
-            };
+            let count = if rng.one_in(5) { rng.below(30) } else { rng.below(6) };
             digits(rng, &mut text, count);
         }
         if rng.one_in(3) {
@@ -1248,10 +1167,7 @@ mod tests {
                 Value::Array(children)
             } else {
                 Value::Object(
-                    children
-                        .into_iter()
-                        .map(|child| (random_string(rng), child))
-                        .collect(),
+                    children.into_iter().map(|child| (random_string(rng), child)).collect(),
                 )
             };
             pool.push(container);
@@ -1259,11 +1175,7 @@ mod tests {
                 pool.push(random_scalar(rng));
             }
         }
-        if pool.len() == 1 || rng.one_in(2) {
-            pool.swap_remove(0)
-        } else {
-            Value::Array(pool)
-        }
+        if pool.len() == 1 || rng.one_in(2) { pool.swap_remove(0) } else { Value::Array(pool) }
     }
 
     #[test]
@@ -1351,11 +1263,8 @@ mod tests {
             eprintln!("skipped: {path} not found");
             return;
         }
-        let output = std::process::Command::new("gunzip")
-            .arg("-c")
-            .arg(path)
-            .output()
-            .expect("run gunzip");
+        let output =
+            std::process::Command::new("gunzip").arg("-c").arg(path).output().expect("run gunzip");
         assert!(output.status.success());
         let value = parse(&output.stdout, LIMIT).expect("parses");
         assert_eq!(value, serde(&output.stdout));

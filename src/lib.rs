@@ -13,15 +13,20 @@
 //! | [`outbuf`] | a connection's pending output, written with vectored writes |
 //! | [`http`] | the incremental request parser and response encoding |
 //! | [`api`] | GET / PUT / DELETE on the document, the method filter |
+//! | [`auth`] | HS256 JWT verification, the `icepeak` claim, the prefix check |
 //! | [`path`] | request targets → path segments and query parameters |
 //! | [`json`] | the iterative JSON parser (first key wins, depth limit, exact numbers) |
-//! | [`state`] | the one owned state: document and persistence |
+//! | [`state`] | the one owned state: document, write-ahead log, snapshot job |
 //! | [`document`] | lookup, put and delete on the JSON tree |
+//! | [`wal`] | the write-ahead log: records, segments, group-commit fsync thread, recovery |
+//! | [`snapshot`] | snapshots written by a forked child process |
 //! | [`storage`] | loading the data file and replacing it atomically |
+//! | [`subscriptions`] | the trie of WebSocket subscriptions |
 //! | [`signals`] | SIGTERM/SIGINT as a pollable pipe; the open-file limit |
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod document;
@@ -32,6 +37,9 @@ pub mod path;
 pub mod server;
 pub mod signals;
 pub mod slab;
+pub mod snapshot;
 pub mod state;
 pub mod storage;
+pub mod subscriptions;
 pub mod timers;
+pub mod wal;

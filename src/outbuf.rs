@@ -86,11 +86,7 @@ impl OutQueue {
         let mut count = 0;
         for (i, chunk) in self.chunks.iter().take(MAX_SLICES).enumerate() {
             let bytes = chunk.bytes();
-            slices[i] = IoSlice::new(if i == 0 {
-                &bytes[self.front_written..]
-            } else {
-                bytes
-            });
+            slices[i] = IoSlice::new(if i == 0 { &bytes[self.front_written..] } else { bytes });
             count += 1;
         }
         if count == 0 {
@@ -170,20 +166,13 @@ mod tests {
         expected.extend_from_slice(b"shared-frame tail");
         assert_eq!(queue.len(), expected.len());
 
-        let mut sink = Trickle {
-            received: Vec::new(),
-            limit: 7,
-        };
+        let mut sink = Trickle { received: Vec::new(), limit: 7 };
         while !queue.is_empty() {
             assert!(queue.write_to(&mut sink).unwrap_or(0) > 0);
         }
         assert_eq!(sink.received, expected);
         assert_eq!(queue.write_to(&mut sink).unwrap_or(1), 0);
-        assert_eq!(
-            Rc::strong_count(&shared),
-            1,
-            "written shared chunks are released"
-        );
+        assert_eq!(Rc::strong_count(&shared), 1, "written shared chunks are released");
     }
 
     #[test]
@@ -199,10 +188,7 @@ mod tests {
     fn appending_after_a_partial_write_keeps_order() {
         let mut queue = OutQueue::default();
         queue.extend_from_slice(b"abcdef");
-        let mut sink = Trickle {
-            received: Vec::new(),
-            limit: 2,
-        };
+        let mut sink = Trickle { received: Vec::new(), limit: 2 };
         assert_eq!(queue.write_to(&mut sink).unwrap_or(0), 2);
         queue.extend_from_slice(b"gh");
         while !queue.is_empty() {

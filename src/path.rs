@@ -24,9 +24,7 @@ fn strip_scheme_and_authority(target: &str) -> &str {
     };
     let scheme = &target[..colon];
     let is_scheme = !scheme.is_empty()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     if !is_scheme || target.starts_with('/') {
         return target;
     }
@@ -149,10 +147,12 @@ impl Query {
     /// The first occurrence of `key` (the original lets the first one win): `None` when absent,
     /// `Some(None)` when present without `=`.
     pub fn first(&self, key: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value.as_deref())
+        self.params.iter().find(|(k, _)| k == key).map(|(_, value)| value.as_deref())
+    }
+
+    /// The first occurrence of `key` that has a value (`?access_token` without `=` is absent).
+    pub fn first_with_value(&self, key: &str) -> Option<&str> {
+        self.params.iter().find(|(k, v)| k == key && v.is_some()).and_then(|(_, v)| v.as_deref())
     }
 
     /// D2: `?durable`, `?durable=` and any value but `false`/`0` ask for a durable write.
@@ -238,11 +238,7 @@ mod tests {
         for segments in cases {
             assert_eq!(parse_url_path(&encode_url_path(&segments)), segments);
         }
-        assert_eq!(
-            parse_url_path(&encode_url_path(&v(&[""]))),
-            v(&[]),
-            "[\"\"] has no URL"
-        );
+        assert_eq!(parse_url_path(&encode_url_path(&v(&[""]))), v(&[]), "[\"\"] has no URL");
     }
 
     #[test]
@@ -254,26 +250,21 @@ mod tests {
         assert_eq!(q.first("flag"), Some(None));
         assert_eq!(q.first("empty"), Some(Some("")));
         assert_eq!(q.first("missing"), None);
+        let q = Query::parse("t&t=&t=x");
+        assert_eq!(q.first_with_value("t"), Some(""));
+        assert_eq!(Query::parse("t").first_with_value("t"), None);
     }
 
     #[test]
     fn durable_values() {
-        for durable in [
-            "durable",
-            "durable=",
-            "durable=true",
-            "durable=1",
-            "durable=yes",
-            "a=1;durable",
-        ] {
+        for durable in
+            ["durable", "durable=", "durable=true", "durable=1", "durable=yes", "a=1;durable"]
+        {
             assert!(Query::parse(durable).is_durable(), "{durable}");
         }
         for not_durable in ["", "durable=false", "durable=0", "durablex", "x=durable"] {
             assert!(!Query::parse(not_durable).is_durable(), "{not_durable}");
         }
-        assert!(
-            Query::parse("durable&durable=0").is_durable(),
-            "first occurrence wins"
-        );
+        assert!(Query::parse("durable&durable=0").is_durable(), "first occurrence wins");
     }
 }

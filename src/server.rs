@@ -7,7 +7,8 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::sync::Arc;
 
 use crate::conn::{Conn, ConnSettings, Lifecycle};
 use crate::signals::SignalPipe;
@@ -17,6 +18,8 @@ use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
+/// The fsync thread wakes the loop through this token when log records became durable.
+const WAKER: Token = Token(usize::MAX - 2);
 /// One shared read buffer for all connections: idle connections hold no input memory.
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Reads per connection per turn, so one fast client cannot starve the others.
@@ -32,6 +35,27 @@ struct Client {
     readable: bool,
     /// The timer entry this client waits for; older entries in the heap are stale.
     scheduled: Option<Instant>,
+    /// Listed in `Server::awaiting_durability`.
+    awaiting_durability: bool,
+}
+
+/// The poll instance and the waker the fsync thread needs, created before the state so that
+/// the state's log can be given the waker.
+pub struct Reactor {
+    poll: Poll,
+    waker: Arc<Waker>,
+}
+
+impl Reactor {
+    pub fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Reactor { poll, waker })
+    }
+
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
 }
 
 pub struct Server {
@@ -46,24 +70,25 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     /// Clients that still had work when their turn ended.
     unfinished: Vec<Key>,
+    /// Clients holding `?durable` replies until the log is fsynced.
+    awaiting_durability: Vec<Key>,
     read_buffer: Box<[u8]>,
     stopping: bool,
 }
 
 impl Server {
     pub fn bind(
+        reactor: Reactor,
         address: SocketAddr,
         state: State,
         settings: ConnSettings,
         max_connections: usize,
     ) -> io::Result<Server> {
-        let poll = Poll::new()?;
+        let Reactor { poll, .. } = reactor;
         let mut listener = TcpListener::bind(address)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let mut signals = SignalPipe::install()?;
-        poll.registry()
-            .register(signals.source(), SIGNALS, Interest::READABLE)?;
+        poll.registry().register(signals.source(), SIGNALS, Interest::READABLE)?;
         Ok(Server {
             poll,
             listener,
@@ -75,6 +100,7 @@ impl Server {
             max_connections,
             accept_paused_until: None,
             unfinished: Vec::new(),
+            awaiting_durability: Vec::new(),
             read_buffer: vec![0; READ_BUFFER_SIZE].into_boxed_slice(),
             stopping: false,
         })
@@ -102,7 +128,15 @@ impl Server {
                             self.accept(now);
                         }
                     }
-                    SIGNALS => self.stopping |= self.signals.take(),
+                    SIGNALS => {
+                        let received = self.signals.take();
+                        self.stopping |= received.terminate;
+                    }
+                    WAKER => {
+                        if self.state.collect_sync_results() {
+                            self.release_durable(now);
+                        }
+                    }
                     token => {
                         let Some(key) = Key::from_token(token.0) else {
                             continue;
@@ -122,6 +156,9 @@ impl Server {
                 self.drive(key, now);
             }
             self.fire_timers(now);
+            // Fsyncs are requested once per iteration, after every write in it was appended:
+            // one fsync covers them all (group commit).
+            self.state.housekeeping(now);
             if self.accept_paused_until.is_some_and(|until| until <= now) {
                 self.accept_paused_until = None;
                 self.accept(now);
@@ -134,10 +171,10 @@ impl Server {
         if !self.unfinished.is_empty() {
             return Some(Duration::ZERO);
         }
-        let next = match (self.timers.next(), self.accept_paused_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }?;
+        let next = [self.timers.next(), self.accept_paused_until, self.state.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()?;
         // Round up so that the deadline has passed when poll returns.
         Some(next.saturating_duration_since(now) + Duration::from_millis(1))
     }
@@ -173,6 +210,7 @@ impl Server {
             interest: Interest::READABLE,
             readable: true,
             scheduled: None,
+            awaiting_durability: false,
         };
         let key = self.clients.insert(client);
         let registered = match self.clients.get_mut(key) {
@@ -199,6 +237,7 @@ impl Server {
             settings,
             read_buffer,
             unfinished,
+            awaiting_durability,
             poll,
             timers,
             ..
@@ -237,6 +276,10 @@ impl Server {
         if more_to_read {
             unfinished.push(key);
         }
+        if client.conn.waits_for_durability() && !client.awaiting_durability {
+            client.awaiting_durability = true;
+            awaiting_durability.push(key);
+        }
         let wanted = if client.conn.has_output() {
             Interest::READABLE | Interest::WRITABLE
         } else {
@@ -255,12 +298,21 @@ impl Server {
             client.interest = wanted;
         }
         if let Some(deadline) = client.conn.next_deadline(settings)
-            && client
-                .scheduled
-                .is_none_or(|scheduled| deadline < scheduled)
+            && client.scheduled.is_none_or(|scheduled| deadline < scheduled)
         {
             client.scheduled = Some(deadline);
             timers.schedule(deadline, key);
+        }
+    }
+
+    /// The log is durable further: let out the replies that waited for it.
+    fn release_durable(&mut self, now: Instant) {
+        let durable = self.state.durable_lsn();
+        for key in std::mem::take(&mut self.awaiting_durability) {
+            let Some(client) = self.clients.get_mut(key) else { continue };
+            client.awaiting_durability = false;
+            client.conn.release_durable(durable);
+            self.drive(key, now);
         }
     }
 
@@ -279,8 +331,7 @@ impl Server {
         // Deadlines that moved earlier leave their old entries behind; drop them in bulk.
         if self.timers.len() > 2 * self.clients.len() + 1024 {
             let clients = &self.clients;
-            self.timers
-                .retain(|at, key| clients.get(key).is_some_and(|c| c.scheduled == Some(at)));
+            self.timers.retain(|at, key| clients.get(key).is_some_and(|c| c.scheduled == Some(at)));
         }
     }
 }

@@ -1,9 +1,10 @@
-//! SIGTERM and SIGINT as a readable pipe in the reactor (the self-pipe trick).
+//! SIGTERM, SIGINT and SIGCHLD as a readable pipe in the reactor (the self-pipe trick).
 //!
-//! A signal handler may only do async-signal-safe work, so it writes one byte into a pipe whose
-//! read end the reactor polls like any socket: a signal can never be lost between checking a
-//! flag and going to sleep. The handler is installed with `SA_RESETHAND`, so a second signal
-//! gets the default action and ends the process at once, as the original does.
+//! A signal handler may only do async-signal-safe work, so it writes the signal number into a
+//! pipe whose read end the reactor polls like any socket: a signal can never be lost between
+//! checking a flag and going to sleep. SIGTERM and SIGINT are installed with `SA_RESETHAND`, so
+//! a second one gets the default action and ends the process at once, as the original does.
+//! SIGCHLD reports the end of a snapshot child process.
 
 use std::io::{self, Read};
 use std::os::fd::IntoRawFd;
@@ -29,23 +30,34 @@ extern "C" fn on_signal(signal: libc::c_int) {
     }
 }
 
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// SIGTERM or SIGINT: stop gracefully.
+    pub terminate: bool,
+    pub child_exited: bool,
+}
+
 pub struct SignalPipe {
     receiver: pipe::Receiver,
 }
 
 impl SignalPipe {
-    /// Installs the handlers for SIGTERM and SIGINT. Call once per process.
+    /// Installs the handlers for SIGTERM, SIGINT and SIGCHLD. Call once per process.
     pub fn install() -> io::Result<SignalPipe> {
         let (sender, receiver) = pipe::new()?;
         // The write end lives for the rest of the process: the handler may run at any time.
         PIPE_WRITE_FD.store(sender.into_raw_fd(), Ordering::SeqCst);
-        for signal in [libc::SIGTERM, libc::SIGINT] {
+        let once = libc::SA_RESETHAND | libc::SA_RESTART;
+        let always = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+        for (signal, flags) in
+            [(libc::SIGTERM, once), (libc::SIGINT, once), (libc::SIGCHLD, always)]
+        {
             // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler
             // is an `extern "C" fn(c_int)` as `sa_sigaction` expects without SA_SIGINFO.
             let result = unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-                action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+                action.sa_flags = flags;
                 libc::sigemptyset(&mut action.sa_mask);
                 libc::sigaction(signal, &action, std::ptr::null_mut())
             };
@@ -60,14 +72,21 @@ impl SignalPipe {
         &mut self.receiver
     }
 
-    /// Empties the pipe; true if a signal arrived.
-    pub fn take(&mut self) -> bool {
-        let mut received = false;
-        let mut buffer = [0u8; 16];
+    /// Empties the pipe and says which signals arrived.
+    pub fn take(&mut self) -> Received {
+        let mut received = Received::default();
+        let mut buffer = [0u8; 64];
         loop {
             match self.receiver.read(&mut buffer) {
                 Ok(0) => return received,
-                Ok(_) => received = true,
+                Ok(n) => {
+                    for &signal in &buffer[..n] {
+                        match libc::c_int::from(signal) {
+                            libc::SIGCHLD => received.child_exited = true,
+                            _ => received.terminate = true,
+                        }
+                    }
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return received,
             }
@@ -85,10 +104,7 @@ pub fn raise_open_file_limit() -> io::Result<u64> {
             return Err(io::Error::last_os_error());
         }
         if limit.rlim_cur < limit.rlim_max {
-            let wanted = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
+            let wanted = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
                 limit = wanted;
             }

@@ -19,10 +19,7 @@ impl Key {
 
     pub fn from_token(token: usize) -> Option<Key> {
         let token = u64::try_from(token).ok()?;
-        Some(Key {
-            index: (token & 0xffff_ffff) as u32,
-            generation: (token >> 32) as u32,
-        })
+        Some(Key { index: (token & 0xffff_ffff) as u32, generation: (token >> 32) as u32 })
     }
 }
 
@@ -42,11 +39,7 @@ pub struct Slab<T> {
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab {
-            slots: Vec::new(),
-            free: Vec::new(),
-            len: 0,
-        }
+        Slab { slots: Vec::new(), free: Vec::new(), len: 0 }
     }
 }
 
@@ -64,20 +57,11 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             slot.value = Some(value);
-            return Key {
-                index,
-                generation: slot.generation,
-            };
+            return Key { index, generation: slot.generation };
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot {
-            generation: 1,
-            value: Some(value),
-        });
-        Key {
-            index,
-            generation: 1,
-        }
+        self.slots.push(Slot { generation: 1, value: Some(value) });
+        Key { index, generation: 1 }
     }
 
     pub fn get(&self, key: Key) -> Option<&T> {
@@ -102,11 +86,7 @@ impl<T> Slab<T> {
             return None;
         }
         let value = slot.value.take()?;
-        slot.generation = if slot.generation >= MAX_GENERATION {
-            1
-        } else {
-            slot.generation + 1
-        };
+        slot.generation = if slot.generation >= MAX_GENERATION { 1 } else { slot.generation + 1 };
         self.free.push(key.index);
         self.len -= 1;
         Some(value)
@@ -117,10 +97,7 @@ impl<T> Slab<T> {
             .iter()
             .enumerate()
             .filter(|(_, slot)| slot.value.is_some())
-            .map(|(index, slot)| Key {
-                index: index as u32,
-                generation: slot.generation,
-            })
+            .map(|(index, slot)| Key { index: index as u32, generation: slot.generation })
     }
 }
 

@@ -1,44 +1,84 @@
-//! The one owned state of the server: the document and what persists it.
+//! The one owned state of the server: the document, the write-ahead log and the snapshot job.
 //!
-//! Only the reactor thread touches it, through `&mut State`; there is no lock anywhere. Later
-//! parts (write-ahead log, subscription trie, metrics) live here too, so that one write updates
-//! all of them in the same step.
+//! Only the reactor thread touches it, through `&mut State`; there is no lock anywhere. A write
+//! is logged and applied in one call, so the log and the document never disagree.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use mio::Waker;
 use serde_json::Value;
 
 use crate::document::{Document, Modification};
-use crate::storage::{self, LoadError};
+use crate::snapshot::{Outcome, SnapshotJob};
+use crate::storage;
+use crate::wal::{self, Lsn, Wal, WalError, WalSettings};
+
+pub struct PersistenceSettings {
+    /// A snapshot is taken this long after the previous one, if anything was written.
+    pub snapshot_interval: Duration,
+    /// ... or as soon as the log grows past this many bytes.
+    pub snapshot_log_bytes: u64,
+    pub fsync_interval: Duration,
+    pub max_unsynced: u64,
+    /// `--sync-log`: report how long each snapshot took.
+    pub log_snapshots: bool,
+}
+
+struct Persistence {
+    data_file: PathBuf,
+    settings: PersistenceSettings,
+    wal: Wal,
+    snapshot: Option<SnapshotJob>,
+    last_snapshot: Instant,
+}
 
 pub struct State {
     document: Document,
-    /// `None` for a state that lives only in memory (tests).
-    data_file: Option<PathBuf>,
-    /// Writes applied since the data file was last written.
-    unsaved_changes: bool,
+    /// `None` for a state that lives only in memory (unit tests).
+    persistence: Option<Persistence>,
 }
 
 impl State {
-    /// Loads (or creates) the data file. The notice, if any, belongs in the start-up log.
-    pub fn open(data_file: &Path) -> Result<(State, Option<String>), LoadError> {
-        let loaded = storage::load_or_create(data_file)?;
-        let state = State {
-            document: Document::new(loaded.document),
-            data_file: Some(data_file.to_owned()),
-            unsaved_changes: false,
+    /// Loads the data file, replays the original journal and our log, writes a fresh snapshot
+    /// if anything was replayed, and opens a new log segment. Returns the start-up log lines.
+    pub fn open(
+        data_file: &Path,
+        settings: PersistenceSettings,
+        waker: Arc<Waker>,
+    ) -> Result<(State, Vec<String>), String> {
+        let loaded = storage::load_or_create(data_file).map_err(|e| e.to_string())?;
+        let mut messages: Vec<String> = loaded.notice.into_iter().collect();
+        let mut document = Document::new(loaded.document);
+        let recovery = wal::recover(data_file, &mut document)?;
+        messages.extend(recovery.messages.iter().cloned());
+        if recovery.needs_snapshot() {
+            storage::write_snapshot(data_file, document.root()).map_err(|e| {
+                format!("Cannot write the recovered document to {}: {e}", data_file.display())
+            })?;
+        }
+        let wal_settings = WalSettings {
+            fsync_interval: settings.fsync_interval,
+            max_unsynced: settings.max_unsynced,
         };
-        Ok((state, loaded.notice))
+        let wal = Wal::create(data_file, recovery, wal_settings, waker).map_err(|e| {
+            format!("Cannot create the write-ahead log next to {}: {e}", data_file.display())
+        })?;
+        let persistence = Persistence {
+            data_file: data_file.to_owned(),
+            settings,
+            wal,
+            snapshot: None,
+            last_snapshot: Instant::now(),
+        };
+        Ok((State { document, persistence: Some(persistence) }, messages))
     }
 
-    /// A state without a data file: `save` keeps nothing.
+    /// A state without files (unit tests): writes are applied, nothing is persisted.
     pub fn in_memory(root: Value) -> State {
-        State {
-            document: Document::new(root),
-            data_file: None,
-            unsaved_changes: false,
-        }
+        State { document: Document::new(root), persistence: None }
     }
 
     pub fn get(&self, path: &[String]) -> Option<&Value> {
@@ -49,18 +89,139 @@ impl State {
         &self.document
     }
 
-    /// Applies a write at once, so the next read sees it (D4).
-    pub fn apply(&mut self, modification: Modification) {
-        self.document.apply(modification);
-        self.unsaved_changes = true;
+    /// Logs and applies a PUT. `value_json` is the body as received, logged verbatim.
+    pub fn put(
+        &mut self,
+        path: Vec<String>,
+        value: Value,
+        value_json: &[u8],
+        now: Instant,
+    ) -> Result<Lsn, WalError> {
+        let lsn = match &mut self.persistence {
+            Some(p) => p.wal.append_put(&path, value_json, now)?,
+            None => 0,
+        };
+        self.document.apply(Modification::Put { path, value });
+        Ok(lsn)
     }
 
-    /// Writes the document to the data file if anything changed since the last save.
-    pub fn save(&mut self) -> io::Result<()> {
-        if let (true, Some(data_file)) = (self.unsaved_changes, &self.data_file) {
-            storage::write_snapshot(data_file, self.document.root())?;
-            self.unsaved_changes = false;
+    pub fn delete(&mut self, path: Vec<String>, now: Instant) -> Result<Lsn, WalError> {
+        let lsn = match &mut self.persistence {
+            Some(p) => p.wal.append_delete(&path, now)?,
+            None => 0,
+        };
+        self.document.apply(Modification::Delete { path });
+        Ok(lsn)
+    }
+
+    /// A reply waits until record `lsn` is on disk.
+    pub fn want_durable(&mut self, lsn: Lsn) {
+        if let Some(p) = &mut self.persistence {
+            p.wal.want_durable(lsn);
         }
-        Ok(())
+    }
+
+    /// The highest record known to be on disk (everything, for an in-memory state).
+    pub fn durable_lsn(&self) -> Lsn {
+        self.persistence.as_ref().map_or(Lsn::MAX, |p| p.wal.synced())
+    }
+
+    /// Called when the fsync thread reports; true if more records became durable.
+    pub fn collect_sync_results(&mut self) -> bool {
+        self.persistence.as_mut().is_some_and(|p| p.wal.collect_sync_results())
+    }
+
+    /// End of a loop iteration: ask for the fsyncs that are due, start a snapshot when one is
+    /// due, and notice a finished one.
+    pub fn housekeeping(&mut self, now: Instant) {
+        let Some(p) = &mut self.persistence else { return };
+        p.wal.sync_if_due(now);
+        p.finish_snapshot(now);
+        if p.snapshot.is_none() && p.snapshot_due(now) {
+            p.start_snapshot(self.document.root(), now);
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let p = self.persistence.as_ref()?;
+        let snapshot = (p.snapshot.is_none() && p.wal.has_records_since_rotation())
+            .then(|| p.last_snapshot + p.settings.snapshot_interval);
+        match (p.wal.next_deadline(), snapshot) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Graceful stop: the final snapshot, written here and now, replaces the whole log.
+    pub fn shut_down(self) -> io::Result<()> {
+        let Some(p) = self.persistence else { return Ok(()) };
+        if let Some(job) = p.snapshot {
+            job.cancel();
+        }
+        storage::write_snapshot(&p.data_file, self.document.root())?;
+        p.wal.remove_all()
+    }
+}
+
+impl Persistence {
+    fn snapshot_due(&self, now: Instant) -> bool {
+        self.wal.failure().is_none()
+            && self.wal.has_records_since_rotation()
+            && (now >= self.last_snapshot + self.settings.snapshot_interval
+                || self.wal.active_len() >= self.settings.snapshot_log_bytes)
+    }
+
+    fn start_snapshot(&mut self, document: &Value, now: Instant) {
+        self.last_snapshot = now;
+        let covers_below = match self.wal.rotate() {
+            Ok(sequence) => sequence,
+            Err(error) => {
+                eprintln!("Snapshot skipped: cannot start a new log segment: {error}");
+                return;
+            }
+        };
+        match SnapshotJob::start(&self.data_file, document, covers_below) {
+            Ok(job) => self.snapshot = Some(job),
+            Err(error) => {
+                // Without fork (e.g. no memory for the page tables) write here, stalling the
+                // loop, rather than letting the log grow without bound.
+                eprintln!(
+                    "Cannot fork the snapshot process ({error}); writing the snapshot in place"
+                );
+                let started = Instant::now();
+                match storage::write_snapshot(&self.data_file, document) {
+                    Ok(_) => self.snapshot_done(covers_below, started),
+                    Err(error) => eprintln!("Snapshot failed: {error}"),
+                }
+            }
+        }
+    }
+
+    fn finish_snapshot(&mut self, _now: Instant) {
+        let Some(job) = &mut self.snapshot else { return };
+        match job.poll() {
+            Outcome::Running => {}
+            Outcome::Succeeded => {
+                let (covers_below, started) = (job.covers_below, job.started);
+                self.snapshot = None;
+                self.snapshot_done(covers_below, started);
+            }
+            Outcome::Failed(reason) => {
+                eprintln!("Snapshot failed: {reason}; the log is kept and the snapshot retried");
+                self.snapshot = None;
+            }
+        }
+    }
+
+    fn snapshot_done(&mut self, covers_below: u64, started: Instant) {
+        if let Err(error) = self.wal.remove_segments_below(covers_below) {
+            eprintln!("Cannot remove old log segments: {error}");
+        }
+        if self.settings.log_snapshots {
+            println!(
+                "It took {} ms to synchronize Icepeak on disk.",
+                started.elapsed().as_millis()
+            );
+        }
     }
 }

@@ -48,11 +48,7 @@ impl fmt::Display for LoadError {
                 write!(f, "Cannot create the data file {}: {error}", path.display())
             }
             LoadError::Decode(path, reason) => {
-                write!(
-                    f,
-                    "Failed to decode the initial data in {}: {reason}",
-                    path.display()
-                )
+                write!(f, "Failed to decode the initial data in {}: {reason}", path.display())
             }
         }
     }
@@ -73,10 +69,7 @@ pub fn load_or_create(path: &Path) -> Result<Loaded, LoadError> {
                  Created an empty database instead.",
                 path.display()
             );
-            return Ok(Loaded {
-                document,
-                notice: Some(notice),
-            });
+            return Ok(Loaded { document, notice: Some(notice) });
         }
         Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
             return Err(LoadError::PermissionDenied(path.to_owned()));
@@ -91,17 +84,11 @@ pub fn load_or_create(path: &Path) -> Result<Loaded, LoadError> {
              to this file.",
             path.display()
         );
-        return Ok(Loaded {
-            document,
-            notice: Some(notice),
-        });
+        return Ok(Loaded { document, notice: Some(notice) });
     }
     let document = json::parse(&bytes, MAX_FILE_DEPTH)
         .map_err(|error| LoadError::Decode(path.to_owned(), error.to_string()))?;
-    Ok(Loaded {
-        document,
-        notice: None,
-    })
+    Ok(Loaded { document, notice: None })
 }
 
 /// `<file>.new`, the temporary name the original also uses.
@@ -115,11 +102,7 @@ pub fn temporary_path(path: &Path) -> PathBuf {
 pub fn write_snapshot(path: &Path, document: &Value) -> io::Result<u64> {
     let temporary = temporary_path(path);
     let written = (|| {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temporary)?;
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&temporary)?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         serde_json::to_writer(&mut writer, document).map_err(io::Error::other)?;
         let file = writer.into_inner().map_err(|e| e.into_error())?;
@@ -184,12 +167,7 @@ mod tests {
         let path = dir.0.join("icepeak.json");
         let loaded = load_or_create(&path).expect("load");
         assert_eq!(loaded.document, json!({}));
-        assert!(
-            loaded
-                .notice
-                .unwrap_or_default()
-                .contains("does not exist yet")
-        );
+        assert!(loaded.notice.unwrap_or_default().contains("does not exist yet"));
         assert_eq!(fs::read(&path).expect("file"), b"{}");
         assert!(!temporary_path(&path).exists());
     }
@@ -239,10 +217,7 @@ mod tests {
             json!({"b": 1, "a": {"d": [1, 2], "c": null}, "big": 12345678901234567890123u128});
         let written = write_snapshot(&path, &document).expect("snapshot");
         let bytes = fs::read(&path).expect("file");
-        assert_eq!(
-            bytes,
-            br#"{"a":{"c":null,"d":[1,2]},"b":1,"big":12345678901234567890123}"#
-        );
+        assert_eq!(bytes, br#"{"a":{"c":null,"d":[1,2]},"b":1,"big":12345678901234567890123}"#);
         assert_eq!(written, bytes.len() as u64);
         assert!(!temporary_path(&path).exists());
         assert_eq!(load_or_create(&path).expect("reload").document, document);

@@ -63,14 +63,8 @@ mod tests {
         timers.schedule(now + Duration::from_secs(1), b);
         assert_eq!(timers.next(), Some(now + Duration::from_secs(1)));
         assert_eq!(timers.pop_due(now), None);
-        assert_eq!(
-            timers.pop_due(now + Duration::from_secs(5)).map(|(_, k)| k),
-            Some(b)
-        );
-        assert_eq!(
-            timers.pop_due(now + Duration::from_secs(5)).map(|(_, k)| k),
-            Some(a)
-        );
+        assert_eq!(timers.pop_due(now + Duration::from_secs(5)).map(|(_, k)| k), Some(b));
+        assert_eq!(timers.pop_due(now + Duration::from_secs(5)).map(|(_, k)| k), Some(a));
         assert!(timers.is_empty());
     }
 

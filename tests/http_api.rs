@@ -24,13 +24,8 @@ fn put_get_delete_round_trip() {
 fn response_headers_follow_the_original() {
     let server = Server::start(&[]);
     let response = ureq::get(&server.url("/")).call().expect("get");
-    assert_eq!(
-        response.header("Content-Type"),
-        Some("application/json; charset=utf-8")
-    );
-    let accepted = ureq::put(&server.url("/x?durable"))
-        .send_string("1")
-        .expect("put");
+    assert_eq!(response.header("Content-Type"), Some("application/json; charset=utf-8"));
+    let accepted = ureq::put(&server.url("/x?durable")).send_string("1").expect("put");
     assert_eq!(accepted.status(), 202);
     assert_eq!(accepted.header("Content-Type"), None);
 }
@@ -45,11 +40,7 @@ fn values_round_trip_exactly_with_sorted_keys() {
         r#"{"B":"é\n","a":{"c":null,"d":[1.5,-0.25,1e-7]},"b":12345678901234567890123}"#
     );
     assert_eq!(server.put("/d", r#"{"k":1,"k":2}"#).0, 202);
-    assert_eq!(
-        server.get("/d").1,
-        r#"{"k":1}"#,
-        "the first duplicate key wins"
-    );
+    assert_eq!(server.get("/d").1, r#"{"k":1}"#, "the first duplicate key wins");
 }
 
 #[test]
@@ -69,30 +60,17 @@ fn method_filter_and_fallback_page() {
     let (status, head, body) =
         exchange(&server, b"YQUS / HTTP/1.1\r\nHost: x\r\n\r\n").expect("response");
     assert_eq!((status, body.as_slice()), (400, &b"{}"[..]));
-    assert!(
-        head.contains("Content-Type: application/json\r\n"),
-        "{head}"
-    );
-    let (status, _, body) = exchange(
-        &server,
-        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1",
-    )
-    .expect("response");
-    assert_eq!(
-        (status, body.as_slice()),
-        (404, &b"<h1>404: File Not Found!</h1>"[..])
-    );
+    assert!(head.contains("Content-Type: application/json\r\n"), "{head}");
+    let (status, _, body) =
+        exchange(&server, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1")
+            .expect("response");
+    assert_eq!((status, body.as_slice()), (404, &b"<h1>404: File Not Found!</h1>"[..]));
 }
 
 #[test]
 fn paths_keep_the_original_quirks() {
     let server = Server::start(&[]);
-    for (path, value) in [
-        ("/foo/", "1"),
-        ("/a%2Fb", "2"),
-        ("/a+b", "3"),
-        ("/%E2%82%AC", "4"),
-    ] {
+    for (path, value) in [("/foo/", "1"), ("/a%2Fb", "2"), ("/a+b", "3"), ("/%E2%82%AC", "4")] {
         assert_eq!(server.put(path, value).0, 202, "{path}");
     }
     assert_eq!(server.get("/").1, r#"{"a+b":3,"a/b":2,"foo":{"":1},"€":4}"#);
@@ -147,10 +125,8 @@ fn chunked_bodies_and_expect_continue() {
 #[test]
 fn http10_and_connection_close_end_the_connection() {
     let server = Server::start(&[]);
-    for request in [
-        &b"GET / HTTP/1.0\r\n\r\n"[..],
-        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
-    ] {
+    for request in [&b"GET / HTTP/1.0\r\n\r\n"[..], b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"]
+    {
         let mut stream = server.connect();
         stream.write_all(request).expect("write");
         let (status, head, _) = read_response(&mut stream, false).expect("response");
@@ -159,9 +135,7 @@ fn http10_and_connection_close_end_the_connection() {
         assert!(common::closed_within(&mut stream, Duration::from_secs(5)));
     }
     let mut stream = server.connect();
-    stream
-        .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .expect("write");
+    stream.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").expect("write");
     let (_, head, _) = read_response(&mut stream, false).expect("response");
     assert!(head.contains("Connection: keep-alive"), "{head}");
     stream.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("write");

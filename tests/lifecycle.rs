@@ -7,11 +7,7 @@ use std::process::Command;
 use common::{BIN, Server, TempDir, free_port};
 
 fn run(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("ICEPEAK_PORT")
-        .output()
-        .expect("run icepeak")
+    Command::new(BIN).args(args).env_remove("ICEPEAK_PORT").output().expect("run icepeak")
 }
 
 #[test]
@@ -19,24 +15,14 @@ fn help_describes_the_flags_and_exits_zero() {
     let output = run(&["--help"]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for flag in [
-        "--data-file",
-        "--port",
-        "--max-body-size",
-        "--max-depth",
-        "--max-connections",
-    ] {
+    for flag in ["--data-file", "--port", "--max-body-size", "--max-depth", "--max-connections"] {
         assert!(text.contains(flag), "--help does not mention {flag}");
     }
 }
 
 #[test]
 fn bad_flags_exit_one_with_usage_hint() {
-    for args in [
-        &["--no-such-flag"][..],
-        &["--port", "notanumber"],
-        &["--queue-capacity", "0"],
-    ] {
+    for args in [&["--no-such-flag"][..], &["--port", "notanumber"], &["--queue-capacity", "0"]] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -50,19 +36,11 @@ fn corrupt_data_file_is_refused_and_left_untouched() {
     let path = dir.path().join("icepeak.json");
     std::fs::write(&path, b"{bad").expect("write");
     let port = free_port().to_string();
-    let output = run(&[
-        "--data-file",
-        path.to_str().expect("utf-8"),
-        "--port",
-        &port,
-    ]);
+    let output = run(&["--data-file", path.to_str().expect("utf-8"), "--port", &port]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with(&format!(
-            "Failed to decode the initial data in {}: ",
-            path.display()
-        )),
+        stderr.starts_with(&format!("Failed to decode the initial data in {}: ", path.display())),
         "{stderr}"
     );
     assert_eq!(std::fs::read(&path).expect("read"), b"{bad");
@@ -125,21 +103,13 @@ fn very_deep_data_files_load_and_serve() {
     let document = format!("{}1{}", "{\"a\":".repeat(depth - 1), "}".repeat(depth - 1));
     let mut server = Server::start_with_data(document.as_bytes(), &[]);
     assert_eq!(server.get("/").1, document);
-    assert_eq!(
-        server.put("/", "{}").0,
-        202,
-        "replacing drops the deep value"
-    );
+    assert_eq!(server.put("/", "{}").0, 202, "replacing drops the deep value");
     assert!(server.alive());
     let too_deep = format!("{}1{}", "[".repeat(10_001), "]".repeat(10_001));
     let dir = TempDir::new("too-deep");
     let path = dir.path().join("d.json");
     std::fs::write(&path, &too_deep).expect("write");
-    let output = run(&[
-        "--data-file",
-        path.to_str().expect("utf-8"),
-        "--port",
-        &free_port().to_string(),
-    ]);
+    let output =
+        run(&["--data-file", path.to_str().expect("utf-8"), "--port", &free_port().to_string()]);
     assert_eq!(output.status.code(), Some(1));
 }

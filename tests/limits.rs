@@ -21,10 +21,8 @@ fn body_limit_is_exact_and_checked_before_reading() {
     let over = format!("\"{}\"", "a".repeat(99));
     assert_eq!(server.put("/b", &over).0, 413);
     let started = Instant::now();
-    let response = exchange(
-        &server,
-        b"PUT /b HTTP/1.1\r\nContent-Length: 1000000000\r\n\r\n\"aaaa",
-    );
+    let response =
+        exchange(&server, b"PUT /b HTTP/1.1\r\nContent-Length: 1000000000\r\n\r\n\"aaaa");
     assert_eq!(response.map(|r| r.0), Some(413));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(server.get("/b").1, at_limit);
@@ -49,12 +47,7 @@ fn oversized_head_is_431() {
 #[test]
 fn depth_limit_counts_path_and_value() {
     let mut server = Server::start(&["--max-depth", "10"]);
-    assert_eq!(
-        server
-            .put("/a/b", &format!("{}{}", "[".repeat(8), "]".repeat(8)))
-            .0,
-        202
-    );
+    assert_eq!(server.put("/a/b", &format!("{}{}", "[".repeat(8), "]".repeat(8))).0, 202);
     let (status, body) = server.put("/a/b", &format!("{}{}", "[".repeat(9), "]".repeat(9)));
     assert_eq!(status, 400);
     assert!(body.contains("--max-depth 10"), "{body}");
@@ -78,11 +71,7 @@ fn framing_attacks_are_400() {
         assert!(status.is_none() || status == Some(400), "{status:?} for {request:?}");
     }
     assert_eq!(
-        exchange(
-            &server,
-            b"PUT /s HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
-        )
-        .map(|r| r.0),
+        exchange(&server, b"PUT /s HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").map(|r| r.0),
         Some(501)
     );
     assert_eq!(server.get("/s").0, 404, "nothing was stored");
@@ -93,8 +82,7 @@ fn framing_attacks_are_400() {
 fn slow_heads_are_cut_off_and_idle_connections_closed() {
     let mut server = Server::start(&["--header-timeout", "1", "--idle-timeout", "2"]);
     let mut slow = server.connect();
-    slow.write_all(b"GET / HTTP/1.1\r\nX-Slow: a")
-        .expect("write");
+    slow.write_all(b"GET / HTTP/1.1\r\nX-Slow: a").expect("write");
     let started = Instant::now();
     let response = read_response(&mut slow, false);
     assert_eq!(response.map(|r| r.0), Some(408));
@@ -113,10 +101,7 @@ fn connections_over_the_limit_are_refused_and_the_rest_served() {
     let held: Vec<TcpStream> = (0..3).map(|_| server.connect()).collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut refused = server.connect();
-    assert!(
-        closed_within(&mut refused, Duration::from_secs(5)),
-        "fourth connection refused"
-    );
+    assert!(closed_within(&mut refused, Duration::from_secs(5)), "fourth connection refused");
     let mut first = held.into_iter().next().expect("held");
     first.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
     assert_eq!(read_response(&mut first, false).map(|r| r.0), Some(200));

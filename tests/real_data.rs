@@ -9,15 +9,10 @@ use common::{Server, TempDir};
 use serde_json::Value;
 
 fn mdn_source() -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/mdn-browser-compat-data.json.gz"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mdn-browser-compat-data.json.gz");
     let compressed = std::fs::read(path).expect("fixture");
     let mut text = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .read_to_end(&mut text)
-        .expect("gunzip");
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut text).expect("gunzip");
     text
 }
 
@@ -37,16 +32,8 @@ fn mdn_document_served_modified_replaced_and_saved() {
     let deep = "/api/AbortController/__compat/support/chrome";
     let (status, body) = server.get(deep);
     assert_eq!(status, 200);
-    assert_eq!(
-        parse(&body),
-        model["api"]["AbortController"]["__compat"]["support"]["chrome"]
-    );
-    assert_eq!(
-        server
-            .get("/api/AbortController/__compat/support/no-such-browser")
-            .0,
-        404
-    );
+    assert_eq!(parse(&body), model["api"]["AbortController"]["__compat"]["support"]["chrome"]);
+    assert_eq!(server.get("/api/AbortController/__compat/support/no-such-browser").0, 404);
 
     let (status, whole) = server.get("/");
     assert_eq!(status, 200);
@@ -55,10 +42,7 @@ fn mdn_document_served_modified_replaced_and_saved() {
     let written = r#"{"version_added":"999","notes":["written by a test"]}"#;
     assert_eq!(server.put(&format!("{deep}?durable"), written).0, 202);
     model["api"]["AbortController"]["__compat"]["support"]["chrome"] = parse(written);
-    assert_eq!(
-        parse(&server.get("/api/AbortController").1),
-        model["api"]["AbortController"]
-    );
+    assert_eq!(parse(&server.get("/api/AbortController").1), model["api"]["AbortController"]);
     assert_eq!(server.delete("/css?durable").0, 202);
     model.as_object_mut().expect("object").remove("css");
     assert_eq!(server.get("/css").0, 404);
@@ -71,9 +55,5 @@ fn mdn_document_served_modified_replaced_and_saved() {
 
     assert!(server.signal_and_wait("TERM").success());
     let saved = std::fs::read(&data_file).expect("saved file");
-    assert_eq!(
-        saved,
-        serde_json::to_vec(&original).expect("serialize"),
-        "compact, sorted, exact"
-    );
+    assert_eq!(saved, serde_json::to_vec(&original).expect("serialize"), "compact, sorted, exact");
 }

@@ -142,11 +142,7 @@ impl RequestParser {
             .allow_multiple_spaces_in_request_line_delimiters(false)
             .allow_space_before_first_header_name(false)
             .ignore_invalid_headers_in_requests(false);
-        Self {
-            limits,
-            config,
-            phase: Phase::default(),
-        }
+        Self { limits, config, phase: Phase::default() }
     }
 
     /// `input` is everything the connection has received and not yet consumed (the caller drops
@@ -332,11 +328,8 @@ impl HeadScan {
     fn search_empty_line(&mut self, window: &[u8]) -> Option<usize> {
         let mut position = self.end_search_from.min(window.len());
         work::head_bytes_scanned(window.len() - position);
-        while let Some(offset) = window
-            .get(position..)
-            .unwrap_or_default()
-            .iter()
-            .position(|&byte| byte == b'\n')
+        while let Some(offset) =
+            window.get(position..).unwrap_or_default().iter().position(|&byte| byte == b'\n')
         {
             let line_feed = position + offset;
             match (window.get(line_feed + 1), window.get(line_feed + 2)) {
@@ -462,9 +455,9 @@ fn content_length(headers: &[(String, Vec<u8>)]) -> Result<u64, HttpError> {
 
 /// `None` when the digits do not fit in a u64.
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, &digit| {
-        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-    })
+    digits
+        .iter()
+        .try_fold(0u64, |value, &digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
 }
 
 fn keep_alive(headers: &[(String, Vec<u8>)], version: Version, chunked: bool) -> bool {
@@ -553,10 +546,7 @@ enum ChunkState {
 
 impl Default for ChunkState {
     fn default() -> Self {
-        ChunkState::SizeDigits {
-            size: 0,
-            has_digit: false,
-        }
+        ChunkState::SizeDigits { size: 0, has_digit: false }
     }
 }
 
@@ -601,10 +591,7 @@ impl ChunkedDecoder {
                 return Err(HttpError::CHUNK_SIZE_LINE_TOO_LONG);
             }
         }
-        if matches!(
-            self.state,
-            TrailerLineStart | TrailerLine | TrailerLineFeed { .. }
-        ) {
+        if matches!(self.state, TrailerLineStart | TrailerLine | TrailerLineFeed { .. }) {
             self.trailer_len += 1;
             if self.trailer_len > limits.max_head_bytes {
                 return Err(HttpError::TRAILERS_TOO_LARGE);
@@ -617,10 +604,7 @@ impl ChunkedDecoder {
                         .checked_mul(16)
                         .and_then(|size| size.checked_add(digit))
                         .ok_or(HttpError::MALFORMED_CHUNKED_BODY)?;
-                    SizeDigits {
-                        size,
-                        has_digit: true,
-                    }
+                    SizeDigits { size, has_digit: true }
                 } else {
                     let next = match byte {
                         _ if !has_digit => return malformed,
@@ -631,9 +615,7 @@ impl ChunkedDecoder {
                     };
                     // Refused as soon as the size is known: no point receiving data that will
                     // be thrown away.
-                    let total = u64::try_from(body.len())
-                        .unwrap_or(u64::MAX)
-                        .saturating_add(size);
+                    let total = u64::try_from(body.len()).unwrap_or(u64::MAX).saturating_add(size);
                     if total > u64::try_from(limits.max_body_bytes).unwrap_or(u64::MAX) {
                         return Err(HttpError::BODY_TOO_LARGE);
                     }
@@ -660,11 +642,7 @@ impl ChunkedDecoder {
                 let taken = take_up_to(remaining, input);
                 body.extend_from_slice(taken);
                 let remaining = remaining - taken.len() as u64;
-                self.state = if remaining == 0 {
-                    DataCarriageReturn
-                } else {
-                    Data { remaining }
-                };
+                self.state = if remaining == 0 { DataCarriageReturn } else { Data { remaining } };
                 return Ok(taken.len());
             }
             DataCarriageReturn => match byte {
@@ -684,9 +662,7 @@ impl ChunkedDecoder {
                 _ => TrailerLine,
             },
             TrailerLine => match byte {
-                b'\r' => TrailerLineFeed {
-                    ends_section: false,
-                },
+                b'\r' => TrailerLineFeed { ends_section: false },
                 b'\n' => return malformed,
                 _ => TrailerLine,
             },
@@ -742,11 +718,8 @@ mod work {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        max_head_bytes: 8192,
-        max_headers: 64,
-        max_body_bytes: 1 << 20,
-    };
+    const LIMITS: Limits =
+        Limits { max_head_bytes: 8192, max_headers: 64, max_body_bytes: 1 << 20 };
 
     /// What a connection sees when it feeds a stream to the parser the way `advance` asks.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -806,11 +779,7 @@ mod tests {
                 }
             }
         }
-        Transcript {
-            events,
-            error: None,
-            unconsumed: buffer,
-        }
+        Transcript { events, error: None, unconsumed: buffer }
     }
 
     fn feed_with(limits: Limits, stream: &[u8]) -> Transcript {
@@ -840,10 +809,7 @@ mod tests {
         assert_eq!(request.version, Version::Http11);
         assert_eq!(
             request.headers,
-            vec![
-                ("Host".to_owned(), b"example".to_vec()),
-                ("X-Thing".to_owned(), b"v".to_vec())
-            ]
+            vec![("Host".to_owned(), b"example".to_vec()), ("X-Thing".to_owned(), b"v".to_vec())]
         );
         assert_eq!(request.body, b"");
         assert!(request.keep_alive);
@@ -857,18 +823,14 @@ mod tests {
 
     #[test]
     fn header_lookup_returns_first_match() {
-        let request = feed(b"GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\n\r\n")
-            .only_request()
-            .clone();
+        let request = feed(b"GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\n\r\n").only_request().clone();
         assert_eq!(request.header("X-a"), Some(&b"1"[..]));
         assert_eq!(request.headers.len(), 2);
     }
 
     #[test]
     fn method_case_and_target_forms_are_kept() {
-        let request = feed(b"get http://h:1/a?b HTTP/1.1\r\n\r\n")
-            .only_request()
-            .clone();
+        let request = feed(b"get http://h:1/a?b HTTP/1.1\r\n\r\n").only_request().clone();
         assert_eq!(request.method, "get");
         assert_eq!(request.target, "http://h:1/a?b");
         let request = feed(b"OPTIONS * HTTP/1.0\r\n\r\n").only_request().clone();
@@ -963,12 +925,7 @@ mod tests {
             let stream = format!("{method} / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
             let transcript = feed(stream.as_bytes());
             assert_eq!(transcript.requests().len(), 2);
-            assert!(
-                transcript
-                    .requests()
-                    .iter()
-                    .all(|request| request.body.is_empty())
-            );
+            assert!(transcript.requests().iter().all(|request| request.body.is_empty()));
         }
     }
 
@@ -1015,11 +972,8 @@ mod tests {
             GET /c HTTP/1.1\r\nA: b\n\r\nGET /d HTTP/1.1\r\n\nGET /e HTTP/1.0\n\n";
         let transcript = feed(stream);
         assert_eq!(transcript.error, None);
-        let targets: Vec<&str> = transcript
-            .requests()
-            .iter()
-            .map(|request| request.target.as_str())
-            .collect();
+        let targets: Vec<&str> =
+            transcript.requests().iter().map(|request| request.target.as_str()).collect();
         assert_eq!(targets, ["/a", "/b", "/c", "/d", "/e"]);
         assert_eq!(transcript.requests()[0].header("x"), Some(&b"y"[..]));
         assert_eq!(transcript.requests()[1].body, b"hi");
@@ -1034,22 +988,13 @@ mod tests {
         assert_eq!(parser.advance(b"\r\n\r"), (2, Ok(None)));
         assert!(parser.reading_head());
         assert_eq!(status_of(b"\r\rGET / HTTP/1.1\r\n\r\n"), Some(400));
-        let few = Limits {
-            max_head_bytes: 32,
-            ..LIMITS
-        };
+        let few = Limits { max_head_bytes: 32, ..LIMITS };
         assert_eq!(feed_with(few, &b"\r\n".repeat(17)).status(), Some(431));
         let mut exact = b"\r\n".repeat(4);
         exact.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
-        let fits = Limits {
-            max_head_bytes: exact.len(),
-            ..LIMITS
-        };
+        let fits = Limits { max_head_bytes: exact.len(), ..LIMITS };
         assert_eq!(feed_with(fits, &exact).error, None);
-        let tight = Limits {
-            max_head_bytes: exact.len() - 1,
-            ..LIMITS
-        };
+        let tight = Limits { max_head_bytes: exact.len() - 1, ..LIMITS };
         assert_eq!(feed_with(tight, &exact).status(), Some(431));
     }
 
@@ -1083,12 +1028,7 @@ mod tests {
             b"GET / HTTP/1.1\r\nA: nul\0byte\r\n\r\n",
         ];
         for case in cases {
-            assert_eq!(
-                status_of(case),
-                Some(400),
-                "{}",
-                String::from_utf8_lossy(case)
-            );
+            assert_eq!(status_of(case), Some(400), "{}", String::from_utf8_lossy(case));
         }
     }
 
@@ -1100,10 +1040,7 @@ mod tests {
         let (_, outcome) = parser.advance(client_hello);
         assert_eq!(outcome.map_err(|error| error.status), Err(400));
         let mut parser = RequestParser::new(LIMITS);
-        assert_eq!(
-            parser.advance(b"\x16").1.map_err(|error| error.status),
-            Err(400)
-        );
+        assert_eq!(parser.advance(b"\x16").1.map_err(|error| error.status), Err(400));
         let mut with_lines = client_hello.to_vec();
         with_lines.extend_from_slice(b"\n\n\r\n\r\n");
         assert_eq!(status_of(&with_lines), Some(400));
@@ -1123,9 +1060,9 @@ mod tests {
         assert_eq!(body_of("005"), Ok(b"hello".to_vec()));
         assert_eq!(body_of("5, 5"), Ok(b"hello".to_vec()));
         assert_eq!(body_of("5,5 ,5"), Ok(b"hello".to_vec()));
-        for invalid in [
-            "abc", "-1", "+1", "1x", "1 2", "", "5,", ",5", "5,,5", "0x5", "5;", "\t", "\"5\"",
-        ] {
+        for invalid in
+            ["abc", "-1", "+1", "1x", "1 2", "", "5,", ",5", "5,,5", "0x5", "5;", "\t", "\"5\""]
+        {
             assert_eq!(body_of(invalid), Err(400), "{invalid:?}");
         }
         assert_eq!(body_of("5, 6"), Err(400));
@@ -1139,10 +1076,7 @@ mod tests {
 
     #[test]
     fn body_size_limit() {
-        let limits = Limits {
-            max_body_bytes: 10,
-            ..LIMITS
-        };
+        let limits = Limits { max_body_bytes: 10, ..LIMITS };
         let with_length = |length: &str| {
             let head = format!("POST / HTTP/1.1\r\nContent-Length: {length}\r\n\r\n");
             // No body bytes at all: the refusal must come from the head alone.
@@ -1150,43 +1084,22 @@ mod tests {
         };
         assert_eq!(with_length("10").1, Ok(None));
         assert_eq!(with_length("11").1.map_err(|error| error.status), Err(413));
+        assert_eq!(with_length("18446744073709551615").1.map_err(|error| error.status), Err(413));
+        assert_eq!(with_length("18446744073709551616").1.map_err(|error| error.status), Err(413));
         assert_eq!(
-            with_length("18446744073709551615")
-                .1
-                .map_err(|error| error.status),
+            with_length("99999999999999999999999999").1.map_err(|error| error.status),
             Err(413)
         );
-        assert_eq!(
-            with_length("18446744073709551616")
-                .1
-                .map_err(|error| error.status),
-            Err(413)
-        );
-        assert_eq!(
-            with_length("99999999999999999999999999")
-                .1
-                .map_err(|error| error.status),
-            Err(413)
-        );
-        let exact = feed_with(
-            limits,
-            b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789",
-        );
+        let exact = feed_with(limits, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
         assert_eq!(exact.only_request().body, b"0123456789");
     }
 
     #[test]
     fn chunked_body_size_limit() {
-        let limits = Limits {
-            max_body_bytes: 10,
-            ..LIMITS
-        };
+        let limits = Limits { max_body_bytes: 10, ..LIMITS };
         let head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
         let exact = format!("{head}4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n");
-        assert_eq!(
-            feed_with(limits, exact.as_bytes()).only_request().body,
-            b"0123456789"
-        );
+        assert_eq!(feed_with(limits, exact.as_bytes()).only_request().body, b"0123456789");
         let over = format!("{head}4\r\n0123\r\n7\r\n");
         assert_eq!(feed_with(limits, over.as_bytes()).status(), Some(413));
         let single = format!("{head}b;ext\r\n");
@@ -1218,24 +1131,15 @@ mod tests {
             "0\r\nTrailer: x\rY\r\n\r\n",
             "0\r\r\n",
         ];
-        let limits = Limits {
-            max_body_bytes: usize::MAX,
-            ..LIMITS
-        };
+        let limits = Limits { max_body_bytes: usize::MAX, ..LIMITS };
         for case in cases {
             let stream = format!("{head}{case}");
-            assert_eq!(
-                feed_with(limits, stream.as_bytes()).status(),
-                Some(400),
-                "{case:?}"
-            );
+            assert_eq!(feed_with(limits, stream.as_bytes()).status(), Some(400), "{case:?}");
         }
         let long_extension = format!("{head}5;{}\r\n", "x".repeat(MAX_CHUNK_SIZE_LINE));
         assert_eq!(feed(long_extension.as_bytes()).status(), Some(400));
-        let long_digits = format!(
-            "{head}{}5\r\nhello\r\n0\r\n\r\n",
-            "0".repeat(MAX_CHUNK_SIZE_LINE)
-        );
+        let long_digits =
+            format!("{head}{}5\r\nhello\r\n0\r\n\r\n", "0".repeat(MAX_CHUNK_SIZE_LINE));
         assert_eq!(feed(long_digits.as_bytes()).status(), Some(400));
         let many_zeros = format!("{head}{}5\r\nhello\r\n0\r\n\r\n", "0".repeat(100));
         assert_eq!(feed(many_zeros.as_bytes()).only_request().body, b"hello");
@@ -1243,10 +1147,7 @@ mod tests {
 
     #[test]
     fn oversized_trailers_are_refused() {
-        let limits = Limits {
-            max_head_bytes: 256,
-            ..LIMITS
-        };
+        let limits = Limits { max_head_bytes: 256, ..LIMITS };
         let mut stream = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
         for _ in 0..100 {
             stream.extend_from_slice(b"Trailer: value\r\n");
@@ -1264,14 +1165,9 @@ mod tests {
         };
         assert_eq!(status_with("chunked"), None);
         assert_eq!(status_with("CHUNKED"), None);
-        for unsupported in [
-            "gzip, chunked",
-            "identity",
-            "xchunked",
-            "gzip",
-            "chunked, chunked",
-            "chunked;q=1",
-        ] {
+        for unsupported in
+            ["gzip, chunked", "identity", "xchunked", "gzip", "chunked, chunked", "chunked;q=1"]
+        {
             assert_eq!(status_with(unsupported), Some(501), "{unsupported:?}");
         }
         assert_eq!(status_with(""), Some(400));
@@ -1290,10 +1186,7 @@ mod tests {
     fn expect_100_continue() {
         let mut parser = RequestParser::new(LIMITS);
         let head = b"PUT / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
-        assert_eq!(
-            parser.advance(head),
-            (head.len(), Ok(Some(Event::Continue)))
-        );
+        assert_eq!(parser.advance(head), (head.len(), Ok(Some(Event::Continue))));
         assert!(parser.reading_body());
         assert_eq!(parser.advance(b""), (0, Ok(None)));
         assert_eq!(parser.advance(b"hel"), (3, Ok(None)));
@@ -1317,14 +1210,7 @@ mod tests {
             [chunked.as_slice(), b"2\r\nhi\r\n0\r\n\r\n"],
         );
         assert_eq!(transcript.events.first(), Some(&Event::Continue));
-        assert_eq!(
-            transcript
-                .events
-                .iter()
-                .filter(|event| **event == Event::Continue)
-                .count(),
-            1
-        );
+        assert_eq!(transcript.events.iter().filter(|event| **event == Event::Continue).count(), 1);
         assert_eq!(transcript.only_request().body, b"hi");
     }
 
@@ -1332,10 +1218,7 @@ mod tests {
     fn no_continue_when_nothing_to_wait_for() {
         let without = |stream: &[u8]| {
             let transcript = feed(stream);
-            assert!(
-                !transcript.events.contains(&Event::Continue),
-                "{transcript:#?}"
-            );
+            assert!(!transcript.events.contains(&Event::Continue), "{transcript:#?}");
             transcript
         };
         // The whole body is already here.
@@ -1349,16 +1232,10 @@ mod tests {
         let head = b"PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
         assert_eq!(parser.advance(head), (head.len(), Ok(None)));
         // Refused requests.
-        let limits = Limits {
-            max_body_bytes: 4,
-            ..LIMITS
-        };
+        let limits = Limits { max_body_bytes: 4, ..LIMITS };
         let mut parser = RequestParser::new(limits);
         let head = b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
-        assert_eq!(
-            parser.advance(head).1.map_err(|error| error.status),
-            Err(413)
-        );
+        assert_eq!(parser.advance(head).1.map_err(|error| error.status), Err(413));
         let refused =
             b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
         let transcript = feed_with(limits, refused);
@@ -1373,9 +1250,8 @@ mod tests {
     #[test]
     fn keep_alive_rules() {
         let keep_alive = |version: &str, connection: Option<&str>| {
-            let header = connection
-                .map(|value| format!("Connection: {value}\r\n"))
-                .unwrap_or_default();
+            let header =
+                connection.map(|value| format!("Connection: {value}\r\n")).unwrap_or_default();
             let stream = format!("GET / HTTP/{version}\r\n{header}\r\n");
             feed(stream.as_bytes()).only_request().keep_alive
         };
@@ -1400,10 +1276,7 @@ mod tests {
 
     #[test]
     fn head_size_limit() {
-        let limits = Limits {
-            max_head_bytes: 64,
-            ..LIMITS
-        };
+        let limits = Limits { max_head_bytes: 64, ..LIMITS };
         let exact = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(64 - 23));
         assert_eq!(exact.len(), 64);
         assert_eq!(feed_with(limits, exact.as_bytes()).error, None);
@@ -1412,20 +1285,11 @@ mod tests {
         // Refused without waiting for the end of the head.
         let long_line = format!("GET /{} HTTP/1.1", "a".repeat(100));
         let mut parser = RequestParser::new(limits);
-        assert_eq!(
-            parser
-                .advance(long_line.as_bytes())
-                .1
-                .map_err(|error| error.status),
-            Err(431)
-        );
+        assert_eq!(parser.advance(long_line.as_bytes()).1.map_err(|error| error.status), Err(431));
         let mut parser = RequestParser::new(limits);
         assert_eq!(parser.advance(&long_line.as_bytes()[..63]), (0, Ok(None)));
         assert_eq!(
-            parser
-                .advance(&long_line.as_bytes()[..64])
-                .1
-                .map_err(|error| error.status),
+            parser.advance(&long_line.as_bytes()[..64]).1.map_err(|error| error.status),
             Err(431)
         );
     }
@@ -1441,11 +1305,7 @@ mod tests {
 
     #[test]
     fn megabyte_header_block_is_refused_with_linear_work() {
-        let limits = Limits {
-            max_head_bytes: 64 * 1024,
-            max_headers: 100,
-            max_body_bytes: 1024,
-        };
+        let limits = Limits { max_head_bytes: 64 * 1024, max_headers: 100, max_body_bytes: 1024 };
         let head = head_with_headers((1usize << 20).div_ceil(50));
         assert!(head.len() >= 1 << 20);
         work::take();
@@ -1458,11 +1318,7 @@ mod tests {
 
     #[test]
     fn large_heads_cost_one_httparse_call() {
-        let limits = Limits {
-            max_head_bytes: 2 << 20,
-            max_headers: 100_000,
-            max_body_bytes: 1024,
-        };
+        let limits = Limits { max_head_bytes: 2 << 20, max_headers: 100_000, max_body_bytes: 1024 };
         let header_count = (1 << 20) / 50;
         let mut head = head_with_headers(header_count);
         head.extend_from_slice(b"\r\n");
@@ -1494,11 +1350,7 @@ mod tests {
         // Over the byte limit first...
         assert_eq!(feed(&stream).status(), Some(431));
         // ...and over the count limit when the byte limit allows it.
-        let roomy = Limits {
-            max_head_bytes: 1 << 20,
-            max_headers: 100,
-            max_body_bytes: 0,
-        };
+        let roomy = Limits { max_head_bytes: 1 << 20, max_headers: 100, max_body_bytes: 0 };
         let transcript = feed_with(roomy, &stream);
         assert_eq!(transcript.error, Some(HttpError::TOO_MANY_HEADERS));
 
@@ -1508,14 +1360,7 @@ mod tests {
                 stream.extend_from_slice(b"a:\n");
             }
             stream.extend_from_slice(b"\n");
-            feed_with(
-                Limits {
-                    max_headers,
-                    ..LIMITS
-                },
-                &stream,
-            )
-            .status()
+            feed_with(Limits { max_headers, ..LIMITS }, &stream).status()
         };
         assert_eq!(count(64, 64), None);
         assert_eq!(count(65, 64), Some(431));
@@ -1527,19 +1372,13 @@ mod tests {
     fn four_kilobyte_header_value_is_accepted() {
         let value = "v".repeat(4096);
         let stream = format!("GET / HTTP/1.1\r\nX-Big: {value}\r\n\r\n");
-        assert_eq!(
-            feed(stream.as_bytes()).only_request().header("x-big"),
-            Some(value.as_bytes())
-        );
+        assert_eq!(feed(stream.as_bytes()).only_request().header("x-big"), Some(value.as_bytes()));
     }
 
     #[test]
     fn header_values_keep_raw_bytes() {
         let transcript = feed(b"GET / HTTP/1.1\r\nX: caf\xc3\xa9 \xff\tq\r\n\r\n");
-        assert_eq!(
-            transcript.only_request().header("x"),
-            Some(&b"caf\xc3\xa9 \xff\tq"[..])
-        );
+        assert_eq!(transcript.only_request().header("x"), Some(&b"caf\xc3\xa9 \xff\tq"[..]));
     }
 
     /// Tiny deterministic generator, so the split test needs no extra dependency.
@@ -1547,10 +1386,7 @@ mod tests {
 
     impl Lcg {
         fn below(&mut self, bound: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             usize::try_from(self.0 >> 33).unwrap_or(0) % bound.max(1)
         }
     }
@@ -1568,11 +1404,7 @@ mod tests {
 
     #[test]
     fn outcome_does_not_depend_on_how_input_is_split() {
-        let small = Limits {
-            max_head_bytes: 120,
-            max_headers: 4,
-            max_body_bytes: 16,
-        };
+        let small = Limits { max_head_bytes: 120, max_headers: 4, max_body_bytes: 16 };
         let long = "a".repeat(112);
         let blank_lines = "\r\n".repeat(61);
         // (stream, requests it yields, status of the error that ends it)
@@ -1665,9 +1497,8 @@ mod tests {
             splits.push((1..stream.len()).collect());
             let mut random = Lcg(stream.len() as u64);
             for _ in 0..200 {
-                let mut points: Vec<usize> = (0..random.below(8))
-                    .map(|_| random.below(stream.len() + 1))
-                    .collect();
+                let mut points: Vec<usize> =
+                    (0..random.below(8)).map(|_| random.below(stream.len() + 1)).collect();
                 points.sort_unstable();
                 splits.push(points);
             }

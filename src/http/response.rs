@@ -22,21 +22,11 @@ pub struct Response {
 impl Response {
     /// A response without a body and without a Content-Type (202, 404 on GET, 503).
     pub fn empty(status: u16) -> Self {
-        Response {
-            status,
-            content_type: None,
-            body: Vec::new(),
-            close: false,
-        }
+        Response { status, content_type: None, body: Vec::new(), close: false }
     }
 
     pub fn with_body(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
-        Response {
-            status,
-            content_type: Some(content_type),
-            body: body.into(),
-            close: false,
-        }
+        Response { status, content_type: Some(content_type), body: body.into(), close: false }
     }
 
     /// D1: a short `{"error": reason}` that a client can show as is.
@@ -70,12 +60,7 @@ pub fn encode(
 ) {
     out.reserve(128 + if head_only { 0 } else { response.body.len() });
     // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason_phrase(response.status)
-    );
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", response.status, reason_phrase(response.status));
     if let Some(content_type) = response.content_type {
         let _ = write!(out, "Content-Type: {content_type}\r\n");
     }

@@ -95,11 +95,7 @@ impl Server {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("icepeak exited during start-up: {status}");
             }
             assert!(Instant::now() < deadline, "icepeak did not start listening");
@@ -114,22 +110,15 @@ impl Server {
     /// Sends a signal and waits for the exit status.
     pub fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status();
-        assert!(
-            status.map(|s| s.success()).unwrap_or(false),
-            "kill -{signal}"
-        );
+        let status =
+            Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{signal}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "icepeak did not stop after SIG{signal}"
-            );
+            assert!(Instant::now() < deadline, "icepeak did not stop after SIG{signal}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -141,16 +130,12 @@ impl Server {
     }
 
     pub fn alive(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
         stream
     }
 
@@ -185,10 +170,7 @@ pub fn response_of(result: Result<ureq::Response, ureq::Error>) -> (u16, String)
     };
     let status = response.status();
     let mut body = String::new();
-    response
-        .into_reader()
-        .read_to_string(&mut body)
-        .expect("body");
+    response.into_reader().read_to_string(&mut body).expect("body");
     (status, body)
 }
 

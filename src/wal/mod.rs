@@ -1,0 +1,351 @@
+//! The write-ahead log: every write is appended (length + CRC-framed) with `write(2)` before
+//! it is acknowledged, so a `kill -9` loses nothing acknowledged; fsyncs are batched on a
+//! separate thread (group commit), and `?durable` replies wait for the fsync that covers them.
+//!
+//! The log is a series of segment files next to the data file. A snapshot starts a new segment
+//! first; once the snapshot is safely renamed over the data file, every older segment is
+//! deleted. Replaying a segment that the snapshot already contains is harmless (replay is
+//! idempotent, spec §4.4), so a crash between those steps loses nothing.
+
+pub mod crc32c;
+pub mod journal;
+pub mod record;
+pub mod segments;
+mod syncer;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+
+use crate::document::Document;
+pub use syncer::Lsn;
+use syncer::{SyncRequest, Syncer};
+
+/// Why a write is refused (503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalError {
+    /// Back-pressure: the disk is not keeping up; the client may retry.
+    Busy,
+    /// The log cannot be written; nothing more is accepted until a restart.
+    Failed(String),
+}
+
+/// What start-up found on disk.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Records replayed from our own log segments.
+    pub replayed: usize,
+    /// The original Icepeak journal, if one was replayed: (applied, failed) lines.
+    pub original_journal: Option<(usize, usize)>,
+    /// Log lines for the start-up output.
+    pub messages: Vec<String>,
+    /// Segment files (and the original journal) that a fresh snapshot makes obsolete.
+    obsolete: Vec<PathBuf>,
+    next_sequence: u64,
+}
+
+impl Recovery {
+    /// True when the data file on disk does not hold the whole recovered document yet.
+    pub fn needs_snapshot(&self) -> bool {
+        !self.obsolete.is_empty()
+    }
+}
+
+/// Replays, in order, the original journal (migration, D6) and our own log segments onto
+/// `document`. Nothing on disk is changed: the caller writes a snapshot and then calls
+/// [`Wal::create`], which retires what was replayed.
+pub fn recover(data_file: &Path, document: &mut Document) -> Result<Recovery, String> {
+    let mut recovery = Recovery::default();
+    let journal = journal::journal_path(data_file);
+    match fs::read(&journal) {
+        Ok(bytes) => {
+            recovery.messages.push("Journal not empty, recovering".to_owned());
+            let mut messages = Vec::new();
+            let outcome =
+                journal::replay(&bytes, |m| document.apply(m), |line| messages.push(line));
+            recovery.messages.extend(messages);
+            recovery.messages.push(format!(
+                "Journal replayed\n  failed:     {}\n  successful: {}",
+                outcome.failed, outcome.applied
+            ));
+            recovery.original_journal = Some((outcome.applied, outcome.failed));
+            recovery.obsolete.push(journal.clone());
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(format!("Failed to read journal {}: {error}", journal.display()));
+        }
+    }
+
+    let segments = segments::list_segments(data_file).map_err(|e| {
+        format!("Cannot list the write-ahead log next to {}: {e}", data_file.display())
+    })?;
+    let newest = segments.last().map(|(sequence, _)| *sequence);
+    for (sequence, path) in &segments {
+        let bytes = fs::read(path)
+            .map_err(|e| format!("Cannot read the write-ahead log {}: {e}", path.display()))?;
+        let scan = record::scan_segment(&bytes, |m| document.apply(m))
+            .map_err(|e| format!("The write-ahead log {} is corrupt: {e}", path.display()))?;
+        recovery.replayed += scan.records;
+        if let Some(dropped) = scan.torn_tail {
+            if Some(*sequence) != newest {
+                // Older segments are fsynced before a newer one receives anything, so only the
+                // newest can be torn by a crash; anything else is damage, not a crash.
+                return Err(format!(
+                    "The write-ahead log {} ends in a broken record but is not the newest segment; \
+                     refusing to guess. Move it away to start without its last records.",
+                    path.display()
+                ));
+            }
+            recovery.messages.push(format!(
+                "Dropped a torn record at the end of {} ({dropped} bytes after offset {}).",
+                path.display(),
+                scan.valid_len
+            ));
+        }
+        recovery.obsolete.push(path.clone());
+    }
+    recovery.next_sequence = newest.map_or(1, |n| n + 1);
+    if recovery.replayed > 0 {
+        recovery.messages.push(format!("Replayed {} write-ahead log records.", recovery.replayed));
+    }
+    Ok(recovery)
+}
+
+pub struct WalSettings {
+    /// Plain writes are fsynced at most this long after they were appended.
+    pub fsync_interval: Duration,
+    /// Writes not yet covered by a completed fsync beyond which, while an fsync is running,
+    /// new writes are refused (back-pressure for a slow disk).
+    pub max_unsynced: u64,
+}
+
+pub struct Wal {
+    data_file: PathBuf,
+    settings: WalSettings,
+    /// Shared with the fsync thread, which syncs it.
+    active: Arc<File>,
+    active_sequence: u64,
+    active_len: u64,
+    appended: Lsn,
+    synced: Lsn,
+    sync_requested: Lsn,
+    /// The highest record a `?durable` reply waits for.
+    durable_wanted: Lsn,
+    oldest_unsynced: Option<Instant>,
+    failed: Option<String>,
+    syncer: Syncer,
+    record: Vec<u8>,
+}
+
+impl Wal {
+    /// Starts a fresh segment after start-up recovery. Call only once the recovered document
+    /// is safely in the data file (or nothing needed recovering): the replayed files are
+    /// deleted here.
+    pub fn create(
+        data_file: &Path,
+        recovery: Recovery,
+        settings: WalSettings,
+        waker: Arc<Waker>,
+    ) -> io::Result<Wal> {
+        let (active, active_len) = create_segment(data_file, recovery.next_sequence)?;
+        for path in &recovery.obsolete {
+            remove_if_present(path)?;
+        }
+        sync_directory(data_file)?;
+        Ok(Wal {
+            data_file: data_file.to_owned(),
+            settings,
+            active: Arc::new(active),
+            active_sequence: recovery.next_sequence,
+            active_len,
+            appended: 0,
+            synced: 0,
+            sync_requested: 0,
+            durable_wanted: 0,
+            oldest_unsynced: None,
+            failed: None,
+            syncer: Syncer::start(waker)?,
+            record: Vec::new(),
+        })
+    }
+
+    pub fn append_put(
+        &mut self,
+        path: &[String],
+        value_json: &[u8],
+        now: Instant,
+    ) -> Result<Lsn, WalError> {
+        self.record.clear();
+        record::encode_put(&mut self.record, path, value_json);
+        self.append(now)
+    }
+
+    pub fn append_delete(&mut self, path: &[String], now: Instant) -> Result<Lsn, WalError> {
+        self.record.clear();
+        record::encode_delete(&mut self.record, path);
+        self.append(now)
+    }
+
+    /// Refuses the next write when the disk is not keeping up.
+    pub fn check_accepting(&self) -> Result<(), WalError> {
+        if let Some(reason) = &self.failed {
+            return Err(WalError::Failed(reason.clone()));
+        }
+        let unsynced = self.appended - self.synced;
+        let fsync_running = self.sync_requested > self.synced;
+        if fsync_running && unsynced >= self.settings.max_unsynced {
+            return Err(WalError::Busy);
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, now: Instant) -> Result<Lsn, WalError> {
+        self.check_accepting()?;
+        if let Err(error) = (&*self.active).write_all(&self.record) {
+            // A partial record must not stay in front of the next one.
+            if let Err(truncate_error) = self.active.set_len(self.active_len) {
+                self.failed = Some(format!(
+                    "write-ahead log unusable: append failed ({error}) and could not be undone \
+                     ({truncate_error})"
+                ));
+            }
+            return Err(WalError::Failed(format!("write-ahead log append failed: {error}")));
+        }
+        self.active_len += self.record.len() as u64;
+        self.appended += 1;
+        self.oldest_unsynced.get_or_insert(now);
+        if self.appended - self.synced >= self.settings.max_unsynced {
+            self.request_sync();
+        }
+        Ok(self.appended)
+    }
+
+    /// A `?durable` reply waits for `lsn`.
+    pub fn want_durable(&mut self, lsn: Lsn) {
+        self.durable_wanted = self.durable_wanted.max(lsn);
+    }
+
+    pub fn synced(&self) -> Lsn {
+        self.synced
+    }
+
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// End of a loop iteration: one fsync for everything a durable reply waits for, or for
+    /// plain writes once they have waited `fsync_interval`.
+    pub fn sync_if_due(&mut self, now: Instant) {
+        if self.appended <= self.sync_requested {
+            return;
+        }
+        let durable_waiting = self.durable_wanted > self.sync_requested;
+        let interval_passed =
+            self.oldest_unsynced.is_some_and(|t| now >= t + self.settings.fsync_interval);
+        if durable_waiting || interval_passed {
+            self.request_sync();
+        }
+    }
+
+    /// When [`Wal::sync_if_due`] must run next for plain writes.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.appended <= self.sync_requested {
+            return None;
+        }
+        self.oldest_unsynced.map(|t| t + self.settings.fsync_interval)
+    }
+
+    fn request_sync(&mut self) {
+        if self.failed.is_some() || self.appended <= self.sync_requested {
+            return;
+        }
+        self.syncer.request(SyncRequest { file: self.active.clone(), up_to: self.appended });
+        self.sync_requested = self.appended;
+        self.oldest_unsynced = None;
+    }
+
+    /// Takes the fsync thread's reports; returns true if more records became durable.
+    pub fn collect_sync_results(&mut self) -> bool {
+        let before = self.synced;
+        for result in self.syncer.results() {
+            match result {
+                Ok(lsn) => self.synced = self.synced.max(lsn),
+                Err(reason) => {
+                    eprintln!("{reason}; refusing further writes");
+                    self.failed = Some(reason);
+                }
+            }
+        }
+        self.synced > before
+    }
+
+    /// Starts a new segment for a snapshot and returns its sequence: every older segment is
+    /// covered by a snapshot of the document as it is now.
+    pub fn rotate(&mut self) -> io::Result<u64> {
+        // The old segment is made durable here, so a crash can only ever tear the newest one.
+        self.active.sync_data()?;
+        self.synced = self.synced.max(self.appended);
+        let sequence = self.active_sequence + 1;
+        let (file, len) = create_segment(&self.data_file, sequence)?;
+        sync_directory(&self.data_file)?;
+        self.active = Arc::new(file);
+        self.active_sequence = sequence;
+        self.active_len = len;
+        Ok(sequence)
+    }
+
+    /// After a snapshot that covers every segment below `sequence` is safely on disk.
+    pub fn remove_segments_below(&self, sequence: u64) -> io::Result<()> {
+        for (number, path) in segments::list_segments(&self.data_file)? {
+            if number < sequence {
+                remove_if_present(&path)?;
+            }
+        }
+        sync_directory(&self.data_file)
+    }
+
+    /// Bytes in the active segment (snapshot trigger).
+    pub fn active_len(&self) -> u64 {
+        self.active_len
+    }
+
+    /// Records appended since the last rotation or start.
+    pub fn has_records_since_rotation(&self) -> bool {
+        self.active_len > record::SEGMENT_HEADER.len() as u64
+    }
+
+    /// After the final snapshot at shutdown: the log is no longer needed.
+    pub fn remove_all(self) -> io::Result<()> {
+        let sequence = self.active_sequence + 1;
+        self.remove_segments_below(sequence)
+    }
+}
+
+fn create_segment(data_file: &Path, sequence: u64) -> io::Result<(File, u64)> {
+    let path = segments::segment_path(data_file, sequence);
+    let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+    file.write_all(&record::SEGMENT_HEADER)?;
+    file.sync_all()?;
+    let file = OpenOptions::new().append(true).open(&path)?;
+    Ok((file, record::SEGMENT_HEADER.len() as u64))
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+fn sync_directory(data_file: &Path) -> io::Result<()> {
+    let parent = match data_file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
+}
