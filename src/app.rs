@@ -13,9 +13,12 @@ use crate::http::Limits;
 use crate::server::{Reactor, Server};
 use crate::signals;
 use crate::state::{PersistenceSettings, State};
+use crate::ws::WsSettings;
 
 /// Headers per request; a browser sends about 20, a token-carrying client a few more.
 const MAX_HEADERS: usize = 128;
+/// Client messages: the multi-subscription protocol allows exactly 1,000,000 bytes (§6.2.2).
+const MAX_WEBSOCKET_MESSAGE: usize = 1_000_000;
 /// Without `--sync-interval` (the original then rewrote the file after every write) the data
 /// file is brought up to date this often while writes happen.
 const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
@@ -48,6 +51,11 @@ pub fn settings_from(config: &Config) -> ConnSettings {
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
         log_requests: config.log_requests,
+        ws: WsSettings {
+            ping_interval: config.websocket_ping_interval,
+            pong_timeout: config.websocket_pong_timeout,
+            max_message_size: MAX_WEBSOCKET_MESSAGE,
+        },
     }
 }
 
@@ -91,7 +99,7 @@ fn persistence_settings(config: &Config) -> PersistenceSettings {
         snapshot_interval: config.sync_interval.unwrap_or(DEFAULT_SNAPSHOT_INTERVAL),
         snapshot_log_bytes: SNAPSHOT_LOG_BYTES,
         fsync_interval: config.fsync_interval,
-        max_unsynced: config.queue_capacity as u64,
+        max_waiting: config.queue_capacity,
         log_snapshots: config.sync_log,
     }
 }

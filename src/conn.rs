@@ -8,12 +8,21 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use std::rc::Rc;
+
+use serde_json::Value;
+
 use crate::api::{self, ApiSettings};
+use crate::auth::Mode;
 use crate::http::response::{self, CONTINUE, ConnectionHeader, Response};
 use crate::http::{Event, HttpError, Limits, Request, RequestParser, Version};
 use crate::outbuf::OutQueue;
+use crate::path::{self, Query};
+use crate::slab::Key;
 use crate::state::State;
+use crate::storage::to_compact_json;
 use crate::wal::Lsn;
+use crate::ws::{self, ReadEnd, WsSession, WsSettings};
 
 /// Past this much unsent output the connection stops parsing further pipelined requests (and
 /// the reactor stops reading) until the client has read some of it.
@@ -29,6 +38,20 @@ pub struct ConnSettings {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub log_requests: bool,
+    pub ws: WsSettings,
+}
+
+/// What the connection speaks now. An HTTP connection becomes a WebSocket one after a
+/// successful upgrade, and stays so.
+enum Protocol {
+    Http,
+    WebSocket(Box<WebSocketConn>),
+}
+
+struct WebSocketConn {
+    session: WsSession,
+    /// The single-subscription protocol's one path (§6.1).
+    path: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +69,7 @@ pub enum Lifecycle {
 }
 
 pub struct Conn {
+    protocol: Protocol,
     parser: RequestParser,
     input: Vec<u8>,
     /// Bytes of `input` already consumed by the parser; compacted lazily so that a burst of
@@ -65,6 +89,7 @@ pub struct Conn {
 impl Conn {
     pub fn new(settings: &ConnSettings, now: Instant) -> Self {
         Conn {
+            protocol: Protocol::Http,
             parser: RequestParser::new(settings.limits),
             input: Vec::new(),
             input_consumed: 0,
@@ -115,6 +140,9 @@ impl Conn {
     /// Whether the reactor should read more from the socket now.
     pub fn wants_input(&self) -> bool {
         match self.lifecycle {
+            // A WebSocket client's frames (pongs, close) are read even while it is behind on
+            // its updates; tungstenite consumes them as they come, so input stays small.
+            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => !self.peer_closed,
             Lifecycle::Open => !self.peer_closed && self.backlog() < OUTPUT_HIGH_WATER,
             Lifecycle::Lingering { .. } => !self.peer_closed,
             Lifecycle::Finishing | Lifecycle::Done => false,
@@ -149,19 +177,67 @@ impl Conn {
     /// Bytes went out on the socket.
     pub fn wrote(&mut self, now: Instant) {
         self.last_activity = now;
+        if let Protocol::WebSocket(ws) = &mut self.protocol {
+            ws.session.output_drained(&mut self.output);
+        }
+    }
+
+    /// The single-subscription path of a WebSocket connection.
+    pub fn subscription(&self) -> Option<&[String]> {
+        match &self.protocol {
+            Protocol::WebSocket(ws) => Some(&ws.path),
+            Protocol::Http => None,
+        }
+    }
+
+    /// A value changed at a path this connection subscribed to; `frame` is the encoded update,
+    /// shared with every other subscriber of that path.
+    pub fn push_update(&mut self, path: &[String], frame: Rc<[u8]>) {
+        if let Protocol::WebSocket(ws) = &mut self.protocol {
+            ws.session.push_update(path, frame, &mut self.output);
+        }
+    }
+
+    /// Updates coalesced away for this client so far.
+    pub fn skipped_updates(&self) -> u64 {
+        match &self.protocol {
+            Protocol::WebSocket(ws) => ws.session.skipped_updates,
+            Protocol::Http => 0,
+        }
     }
 
     /// Parses and answers every complete request in the input, in order, until the input runs
     /// dry or the output backlog is too large.
-    pub fn process(&mut self, state: &mut State, settings: &ConnSettings, now: Instant) {
-        while self.lifecycle == Lifecycle::Open && self.backlog() < OUTPUT_HIGH_WATER {
+    pub fn process(&mut self, state: &mut State, settings: &ConnSettings, key: Key, now: Instant) {
+        while self.lifecycle == Lifecycle::Open
+            && self.backlog() < OUTPUT_HIGH_WATER
+            && matches!(self.protocol, Protocol::Http)
+        {
             let (consumed, outcome) = self.parser.advance(&self.input[self.input_consumed..]);
             self.input_consumed += consumed;
             match outcome {
                 Ok(None) => break,
                 Ok(Some(Event::Continue)) => self.output.extend_from_slice(CONTINUE),
+                Ok(Some(Event::Request(request))) if ws::is_upgrade(&request) => {
+                    self.upgrade(state, settings, &request, key, now)
+                }
                 Ok(Some(Event::Request(request))) => self.answer(state, settings, &request, now),
                 Err(error) => self.refuse(error),
+            }
+        }
+        if self.lifecycle == Lifecycle::Open
+            && let Protocol::WebSocket(ws) = &mut self.protocol
+        {
+            let (consumed, end) = ws.session.read(
+                &self.input[self.input_consumed..],
+                &mut self.output,
+                now,
+                // §6.1: anything a single-subscription client sends is ignored.
+                |_, _, _| {},
+            );
+            self.input_consumed += consumed;
+            if end == ReadEnd::Closed {
+                self.lifecycle = Lifecycle::Finishing;
             }
         }
         if self.input_consumed == self.input.len() {
@@ -205,6 +281,59 @@ impl Conn {
         if connection == ConnectionHeader::Close {
             self.lifecycle = Lifecycle::Finishing;
         }
+    }
+
+    /// §6.0/§6.1: dispatch on `?method`, authorize, answer 101, register the subscription and
+    /// only then read the initial value, so no update can fall between the two.
+    fn upgrade(
+        &mut self,
+        state: &mut State,
+        settings: &ConnSettings,
+        request: &Request,
+        key: Key,
+        now: Instant,
+    ) {
+        let (raw_path, raw_query) = path::split_target(&request.target);
+        let method = Query::parse(raw_query).first("method").map(|value| value.map(str::to_owned));
+        if method.is_some() {
+            // The multi-subscription protocol (`?method=reusable`) is not available yet.
+            let body = b"Invalid 'method' query parameter value, expecting 'reusable'";
+            let reason = "Unrecognised query parameter value";
+            return self.refuse_upgrade(ws::reject(400, reason, "text/plain", body));
+        }
+        let segments = path::parse_url_path(raw_path);
+        if let Some(verifier) = &settings.api.auth
+            && let Err(error) =
+                api::check_token(verifier, request, raw_query, &segments, Some(Mode::Read))
+        {
+            let body = error.http_body();
+            return self.refuse_upgrade(ws::reject(
+                401,
+                "Unauthorized",
+                response::JSON,
+                body.as_bytes(),
+            ));
+        }
+        let handshake = match ws::accept(request) {
+            Ok(handshake) => handshake,
+            Err(reason) => {
+                let rejection =
+                    ws::reject(400, "Bad Request", response::TEXT_UTF8, reason.as_bytes());
+                return self.refuse_upgrade(rejection);
+            }
+        };
+        self.output.push(handshake);
+        state.subscribe(&segments, key);
+        let initial = to_compact_json(state.get(&segments).unwrap_or(&Value::Null));
+        self.output.push_shared(ws::text_frame(&initial));
+        let session = WsSession::new(&settings.ws, now);
+        self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, path: segments }));
+        self.head_started = None;
+    }
+
+    fn refuse_upgrade(&mut self, rejection: Vec<u8>) {
+        self.output.push(rejection);
+        self.lifecycle = Lifecycle::Finishing;
     }
 
     /// A request that cannot be framed: answer it and close, because the position of the next
@@ -255,6 +384,13 @@ impl Conn {
         match self.lifecycle {
             Lifecycle::Done => None,
             Lifecycle::Lingering { until } => Some(until),
+            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
+                // WebSocket connections live as long as they answer pings, not by idleness.
+                match &self.protocol {
+                    Protocol::WebSocket(ws) => ws.session.next_deadline(),
+                    Protocol::Http => None,
+                }
+            }
             Lifecycle::Open | Lifecycle::Finishing => {
                 let idle = self.last_activity + settings.idle_timeout;
                 let head = self.head_started.map(|started| started + settings.header_timeout);
@@ -268,6 +404,14 @@ impl Conn {
             Lifecycle::Done => {}
             Lifecycle::Lingering { until } => {
                 if now >= until {
+                    self.lifecycle = Lifecycle::Done;
+                }
+            }
+            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
+                if let Protocol::WebSocket(ws) = &mut self.protocol
+                    && !ws.session.on_timer(&settings.ws, now, &mut self.output)
+                {
+                    // §6.0: a peer that stopped answering pings is dropped without a close.
                     self.lifecycle = Lifecycle::Done;
                 }
             }
@@ -302,6 +446,11 @@ mod tests {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             log_requests: false,
+            ws: WsSettings {
+                ping_interval: None,
+                pong_timeout: Duration::from_secs(1),
+                max_message_size: 1 << 16,
+            },
         }
     }
 
@@ -309,6 +458,7 @@ mod tests {
         conn: Conn,
         state: State,
         settings: ConnSettings,
+        key: Key,
         now: Instant,
     }
 
@@ -316,17 +466,14 @@ mod tests {
         fn new() -> Self {
             let settings = settings();
             let now = Instant::now();
-            Harness {
-                conn: Conn::new(&settings, now),
-                state: State::in_memory(json!({})),
-                settings,
-                now,
-            }
+            let key = crate::slab::Slab::default().insert(());
+            let state = State::in_memory(json!({}));
+            Harness { conn: Conn::new(&settings, now), state, settings, key, now }
         }
 
         fn feed(&mut self, bytes: &[u8]) -> String {
             self.conn.receive(bytes, self.now);
-            self.conn.process(&mut self.state, &self.settings, self.now);
+            self.conn.process(&mut self.state, &self.settings, self.key, self.now);
             self.drain()
         }
 
@@ -411,7 +558,7 @@ mod tests {
         let mut h = Harness::new();
         h.feed(b"GET / HTTP/1.1\r\nHost");
         h.conn.receive_eof();
-        h.conn.process(&mut h.state, &h.settings, h.now);
+        h.conn.process(&mut h.state, &h.settings, h.key, h.now);
         assert_eq!(h.conn.lifecycle(), Lifecycle::Finishing);
         assert!(h.conn.output_flushed(h.now));
         assert_eq!(h.conn.lifecycle(), Lifecycle::Done);
@@ -449,13 +596,13 @@ mod tests {
         h.feed(&put);
         let one_get = b"GET /big HTTP/1.1\r\n\r\n".repeat(2000);
         h.conn.receive(&one_get, h.now);
-        h.conn.process(&mut h.state, &h.settings, h.now);
+        h.conn.process(&mut h.state, &h.settings, h.key, h.now);
         assert!(!h.conn.wants_input(), "backlog must stop reading");
         let pending = h.conn.output().len();
         assert!((OUTPUT_HIGH_WATER..OUTPUT_HIGH_WATER + 2000).contains(&pending), "{pending}");
         let out = h.drain();
         assert!(h.conn.wants_input());
-        h.conn.process(&mut h.state, &h.settings, h.now);
+        h.conn.process(&mut h.state, &h.settings, h.key, h.now);
         let rest = h.drain();
         assert_eq!(out.matches("200 OK").count() + rest.matches("200 OK").count(), 2000);
     }

@@ -22,6 +22,7 @@
 //! | [`snapshot`] | snapshots written by a forked child process |
 //! | [`storage`] | loading the data file and replacing it atomically |
 //! | [`subscriptions`] | the trie of WebSocket subscriptions |
+//! | [`ws`] | WebSocket upgrade, frames via tungstenite, pings, coalescing for slow readers |
 //! | [`signals`] | SIGTERM/SIGINT as a pollable pipe; the open-file limit |
 
 pub mod api;
@@ -43,3 +44,4 @@ pub mod storage;
 pub mod subscriptions;
 pub mod timers;
 pub mod wal;
+pub mod ws;

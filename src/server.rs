@@ -14,7 +14,10 @@ use crate::conn::{Conn, ConnSettings, Lifecycle};
 use crate::signals::SignalPipe;
 use crate::slab::{Key, Slab};
 use crate::state::State;
+use crate::storage::to_compact_json;
 use crate::timers::Timers;
+use crate::wal::Lsn;
+use crate::ws;
 
 const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -72,6 +75,8 @@ pub struct Server {
     unfinished: Vec<Key>,
     /// Clients holding `?durable` replies until the log is fsynced.
     awaiting_durability: Vec<Key>,
+    /// The durable log position up to which held replies were last released.
+    released_up_to: Lsn,
     read_buffer: Box<[u8]>,
     stopping: bool,
 }
@@ -101,6 +106,7 @@ impl Server {
             accept_paused_until: None,
             unfinished: Vec::new(),
             awaiting_durability: Vec::new(),
+            released_up_to: 0,
             read_buffer: vec![0; READ_BUFFER_SIZE].into_boxed_slice(),
             stopping: false,
         })
@@ -132,11 +138,7 @@ impl Server {
                         let received = self.signals.take();
                         self.stopping |= received.terminate;
                     }
-                    WAKER => {
-                        if self.state.collect_sync_results() {
-                            self.release_durable(now);
-                        }
-                    }
+                    WAKER => self.state.collect_sync_results(),
                     token => {
                         let Some(key) = Key::from_token(token.0) else {
                             continue;
@@ -158,7 +160,14 @@ impl Server {
             self.fire_timers(now);
             // Fsyncs are requested once per iteration, after every write in it was appended:
             // one fsync covers them all (group commit).
+            self.broadcast(now);
             self.state.housekeeping(now);
+            // Records become durable through the fsync thread or when a snapshot rotates the
+            // log (which syncs the old segment itself); either way the waiting replies go now.
+            if self.state.durable_lsn() > self.released_up_to {
+                self.released_up_to = self.state.durable_lsn();
+                self.release_durable(now);
+            }
             if self.accept_paused_until.is_some_and(|until| until <= now) {
                 self.accept_paused_until = None;
                 self.accept(now);
@@ -261,7 +270,7 @@ impl Server {
                     Err(_) => client.conn.abort(),
                 }
             }
-            client.conn.process(state, settings, now);
+            client.conn.process(state, settings, key, now);
             write_pending(client, now);
             more_to_read = client.readable && client.conn.wants_input();
             if !more_to_read || round + 1 == ROUNDS_PER_TURN {
@@ -269,8 +278,7 @@ impl Server {
             }
         }
         if client.conn.lifecycle() == Lifecycle::Done {
-            let _ = poll.registry().deregister(&mut client.stream);
-            clients.remove(key);
+            close_client(clients, state, poll, key);
             return;
         }
         if more_to_read {
@@ -291,8 +299,7 @@ impl Server {
                 .reregister(&mut client.stream, Token(key.to_token()), wanted)
                 .is_err()
             {
-                let _ = poll.registry().deregister(&mut client.stream);
-                clients.remove(key);
+                close_client(clients, state, poll, key);
                 return;
             }
             client.interest = wanted;
@@ -302,6 +309,29 @@ impl Server {
         {
             client.scheduled = Some(deadline);
             timers.schedule(deadline, key);
+        }
+    }
+
+    /// Pushes the changes since the last call to the subscribers they reach (§5). Each notified
+    /// path's value is serialized and framed once; its subscribers share the bytes.
+    fn broadcast(&mut self, now: Instant) {
+        let paths = self.state.take_notifications();
+        let mut notified = Vec::new();
+        for path in &paths {
+            let Server { state, clients, .. } = self;
+            let Some((value, subscribers)) = state.notification(path) else { continue };
+            let frame = ws::text_frame(&to_compact_json(value));
+            for &key in subscribers {
+                if let Some(client) = clients.get_mut(key) {
+                    client.conn.push_update(path, frame.clone());
+                    notified.push(key);
+                }
+            }
+        }
+        notified.sort_unstable();
+        notified.dedup();
+        for key in notified {
+            self.drive(key, now);
         }
     }
 
@@ -332,6 +362,16 @@ impl Server {
         if self.timers.len() > 2 * self.clients.len() + 1024 {
             let clients = &self.clients;
             self.timers.retain(|at, key| clients.get(key).is_some_and(|c| c.scheduled == Some(at)));
+        }
+    }
+}
+
+/// Drops a connection and every subscription it held, in the same step.
+fn close_client(clients: &mut Slab<Client>, state: &mut State, poll: &Poll, key: Key) {
+    if let Some(mut client) = clients.remove(key) {
+        let _ = poll.registry().deregister(&mut client.stream);
+        if let Some(path) = client.conn.subscription() {
+            state.unsubscribe(path, key);
         }
     }
 }

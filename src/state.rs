@@ -11,10 +11,17 @@ use std::time::{Duration, Instant};
 use mio::Waker;
 use serde_json::Value;
 
+use std::collections::BTreeSet;
+
 use crate::document::{Document, Modification};
+use crate::slab::Key;
 use crate::snapshot::{Outcome, SnapshotJob};
 use crate::storage;
+use crate::subscriptions::SubscriptionTrie;
 use crate::wal::{self, Lsn, Wal, WalError, WalSettings};
+
+/// Plain writes that start an fsync without waiting for `--fsync-interval`.
+const SYNC_EVERY_RECORDS: u64 = 4096;
 
 pub struct PersistenceSettings {
     /// A snapshot is taken this long after the previous one, if anything was written.
@@ -22,7 +29,8 @@ pub struct PersistenceSettings {
     /// ... or as soon as the log grows past this many bytes.
     pub snapshot_log_bytes: u64,
     pub fsync_interval: Duration,
-    pub max_unsynced: u64,
+    /// `--queue-capacity`: see [`WalSettings::max_waiting`].
+    pub max_waiting: usize,
     /// `--sync-log`: report how long each snapshot took.
     pub log_snapshots: bool,
 }
@@ -37,6 +45,9 @@ struct Persistence {
 
 pub struct State {
     document: Document,
+    subscriptions: SubscriptionTrie<Key>,
+    /// Paths written since the last broadcast, in write order.
+    changes: Vec<Vec<String>>,
     /// `None` for a state that lives only in memory (unit tests).
     persistence: Option<Persistence>,
 }
@@ -61,7 +72,8 @@ impl State {
         }
         let wal_settings = WalSettings {
             fsync_interval: settings.fsync_interval,
-            max_unsynced: settings.max_unsynced,
+            max_waiting: settings.max_waiting,
+            sync_every: SYNC_EVERY_RECORDS,
         };
         let wal = Wal::create(data_file, recovery, wal_settings, waker).map_err(|e| {
             format!("Cannot create the write-ahead log next to {}: {e}", data_file.display())
@@ -73,12 +85,23 @@ impl State {
             snapshot: None,
             last_snapshot: Instant::now(),
         };
-        Ok((State { document, persistence: Some(persistence) }, messages))
+        let state = State {
+            document,
+            subscriptions: SubscriptionTrie::default(),
+            changes: Vec::new(),
+            persistence: Some(persistence),
+        };
+        Ok((state, messages))
     }
 
     /// A state without files (unit tests): writes are applied, nothing is persisted.
     pub fn in_memory(root: Value) -> State {
-        State { document: Document::new(root), persistence: None }
+        State {
+            document: Document::new(root),
+            subscriptions: SubscriptionTrie::default(),
+            changes: Vec::new(),
+            persistence: None,
+        }
     }
 
     pub fn get(&self, path: &[String]) -> Option<&Value> {
@@ -101,6 +124,7 @@ impl State {
             Some(p) => p.wal.append_put(&path, value_json, now)?,
             None => 0,
         };
+        self.record_change(&path);
         self.document.apply(Modification::Put { path, value });
         Ok(lsn)
     }
@@ -110,8 +134,43 @@ impl State {
             Some(p) => p.wal.append_delete(&path, now)?,
             None => 0,
         };
+        self.record_change(&path);
         self.document.apply(Modification::Delete { path });
         Ok(lsn)
+    }
+
+    fn record_change(&mut self, path: &[String]) {
+        if !self.subscriptions.is_empty() {
+            self.changes.push(path.to_vec());
+        }
+    }
+
+    pub fn subscribe(&mut self, path: &[String], subscriber: Key) {
+        self.subscriptions.subscribe(path, subscriber);
+    }
+
+    pub fn unsubscribe(&mut self, path: &[String], subscriber: Key) -> bool {
+        self.subscriptions.unsubscribe(path, subscriber)
+    }
+
+    /// Every subscribed path that the changes since the last call reach (§5), each once: a
+    /// subscriber touched by several writes in one loop iteration gets the latest value once.
+    pub fn take_notifications(&mut self) -> Vec<Vec<String>> {
+        let mut affected = BTreeSet::new();
+        for changed in std::mem::take(&mut self.changes) {
+            self.subscriptions.for_each_affected(&changed, |path, _| {
+                if !affected.contains(path) {
+                    affected.insert(path.to_vec());
+                }
+            });
+        }
+        affected.into_iter().collect()
+    }
+
+    /// The value now at `path` (`null` when it does not exist) and who subscribed to it.
+    pub fn notification(&self, path: &[String]) -> Option<(&Value, &BTreeSet<Key>)> {
+        let subscribers = self.subscriptions.subscribers(path)?;
+        Some((self.document.get(path).unwrap_or(&Value::Null), subscribers))
     }
 
     /// A reply waits until record `lsn` is on disk.
@@ -126,9 +185,11 @@ impl State {
         self.persistence.as_ref().map_or(Lsn::MAX, |p| p.wal.synced())
     }
 
-    /// Called when the fsync thread reports; true if more records became durable.
-    pub fn collect_sync_results(&mut self) -> bool {
-        self.persistence.as_mut().is_some_and(|p| p.wal.collect_sync_results())
+    /// Called when the fsync thread reports.
+    pub fn collect_sync_results(&mut self) {
+        if let Some(p) = &mut self.persistence {
+            p.wal.collect_sync_results();
+        }
     }
 
     /// End of a loop iteration: ask for the fsyncs that are due, start a snapshot when one is

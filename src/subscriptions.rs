@@ -122,6 +122,11 @@ impl<S: Copy + Ord> SubscriptionTrie<S> {
         self.root.descendant(path).is_some_and(|node| node.subscribers.contains(&subscriber))
     }
 
+    /// The subscribers of exactly `path`, if any.
+    pub fn subscribers(&self, path: &[String]) -> Option<&BTreeSet<S>> {
+        self.root.descendant(path).map(|node| &node.subscribers).filter(|set| !set.is_empty())
+    }
+
     /// Number of (path, subscriber) pairs.
     pub fn len(&self) -> usize {
         self.pair_count

@@ -13,6 +13,7 @@ pub mod record;
 pub mod segments;
 mod syncer;
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -119,9 +120,12 @@ pub fn recover(data_file: &Path, document: &mut Document) -> Result<Recovery, St
 pub struct WalSettings {
     /// Plain writes are fsynced at most this long after they were appended.
     pub fsync_interval: Duration,
-    /// Writes not yet covered by a completed fsync beyond which, while an fsync is running,
-    /// new writes are refused (back-pressure for a slow disk).
-    pub max_unsynced: u64,
+    /// `?durable` replies waiting for an fsync beyond which new writes are refused with 503
+    /// (`--queue-capacity`): the disk is not keeping up.
+    pub max_waiting: usize,
+    /// Plain writes appended without an fsync beyond which one is started at once, bounding
+    /// what a power loss can take besides the `fsync_interval`.
+    pub sync_every: u64,
 }
 
 pub struct Wal {
@@ -134,8 +138,8 @@ pub struct Wal {
     appended: Lsn,
     synced: Lsn,
     sync_requested: Lsn,
-    /// The highest record a `?durable` reply waits for.
-    durable_wanted: Lsn,
+    /// Records that `?durable` replies wait for, ascending.
+    durable_waits: VecDeque<Lsn>,
     oldest_unsynced: Option<Instant>,
     failed: Option<String>,
     syncer: Syncer,
@@ -166,7 +170,7 @@ impl Wal {
             appended: 0,
             synced: 0,
             sync_requested: 0,
-            durable_wanted: 0,
+            durable_waits: VecDeque::new(),
             oldest_unsynced: None,
             failed: None,
             syncer: Syncer::start(waker)?,
@@ -196,9 +200,7 @@ impl Wal {
         if let Some(reason) = &self.failed {
             return Err(WalError::Failed(reason.clone()));
         }
-        let unsynced = self.appended - self.synced;
-        let fsync_running = self.sync_requested > self.synced;
-        if fsync_running && unsynced >= self.settings.max_unsynced {
+        if self.durable_waits.len() >= self.settings.max_waiting {
             return Err(WalError::Busy);
         }
         Ok(())
@@ -219,7 +221,7 @@ impl Wal {
         self.active_len += self.record.len() as u64;
         self.appended += 1;
         self.oldest_unsynced.get_or_insert(now);
-        if self.appended - self.synced >= self.settings.max_unsynced {
+        if self.appended - self.sync_requested >= self.settings.sync_every {
             self.request_sync();
         }
         Ok(self.appended)
@@ -227,7 +229,9 @@ impl Wal {
 
     /// A `?durable` reply waits for `lsn`.
     pub fn want_durable(&mut self, lsn: Lsn) {
-        self.durable_wanted = self.durable_wanted.max(lsn);
+        if lsn > self.synced {
+            self.durable_waits.push_back(lsn);
+        }
     }
 
     pub fn synced(&self) -> Lsn {
@@ -244,7 +248,8 @@ impl Wal {
         if self.appended <= self.sync_requested {
             return;
         }
-        let durable_waiting = self.durable_wanted > self.sync_requested;
+        let durable_waiting =
+            self.durable_waits.back().is_some_and(|&lsn| lsn > self.sync_requested);
         let interval_passed =
             self.oldest_unsynced.is_some_and(|t| now >= t + self.settings.fsync_interval);
         if durable_waiting || interval_passed {
@@ -281,6 +286,9 @@ impl Wal {
                 }
             }
         }
+        while self.durable_waits.front().is_some_and(|&lsn| lsn <= self.synced) {
+            self.durable_waits.pop_front();
+        }
         self.synced > before
     }
 
@@ -290,6 +298,9 @@ impl Wal {
         // The old segment is made durable here, so a crash can only ever tear the newest one.
         self.active.sync_data()?;
         self.synced = self.synced.max(self.appended);
+        while self.durable_waits.front().is_some_and(|&lsn| lsn <= self.synced) {
+            self.durable_waits.pop_front();
+        }
         let sequence = self.active_sequence + 1;
         let (file, len) = create_segment(&self.data_file, sequence)?;
         sync_directory(&self.data_file)?;
