@@ -56,6 +56,7 @@ pub fn settings_from(config: &Config) -> ConnSettings {
             pong_timeout: config.websocket_pong_timeout,
             max_message_size: MAX_WEBSOCKET_MESSAGE,
         },
+        first_subscription_deadline: config.first_subscription_deadline,
     }
 }
 

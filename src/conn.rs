@@ -13,9 +13,10 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::api::{self, ApiSettings};
-use crate::auth::Mode;
+use crate::auth::{self, Mode};
 use crate::http::response::{self, CONTINUE, ConnectionHeader, Response};
 use crate::http::{Event, HttpError, Limits, Request, RequestParser, Version};
+use crate::multi::{self, Context, MultiSubscription, Outcome};
 use crate::outbuf::OutQueue;
 use crate::path::{self, Query};
 use crate::slab::Key;
@@ -23,6 +24,8 @@ use crate::state::State;
 use crate::storage::to_compact_json;
 use crate::wal::Lsn;
 use crate::ws::{self, ReadEnd, WsSession, WsSettings};
+use std::time::SystemTime;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 /// Past this much unsent output the connection stops parsing further pipelined requests (and
 /// the reactor stops reading) until the client has read some of it.
@@ -39,6 +42,8 @@ pub struct ConnSettings {
     pub idle_timeout: Duration,
     pub log_requests: bool,
     pub ws: WsSettings,
+    /// §6.2.1: a multi-subscription connection must subscribe successfully within this.
+    pub first_subscription_deadline: Duration,
 }
 
 /// What the connection speaks now. An HTTP connection becomes a WebSocket one after a
@@ -50,8 +55,23 @@ enum Protocol {
 
 struct WebSocketConn {
     session: WsSession,
+    subscriptions: Subscriptions,
+}
+
+enum Subscriptions {
     /// The single-subscription protocol's one path (§6.1).
-    path: Vec<String>,
+    Single(Vec<String>),
+    /// `?method=reusable` (§6.2).
+    Multi(MultiSubscription),
+}
+
+/// How a connection's updates are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateFormat {
+    /// The bare value (§6.1).
+    Bare,
+    /// `{"type":"update","path":…,"value":…}` (§6.2.5).
+    Envelope,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +162,11 @@ impl Conn {
         match self.lifecycle {
             // A WebSocket client's frames (pongs, close) are read even while it is behind on
             // its updates; tungstenite consumes them as they come, so input stays small.
-            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => !self.peer_closed,
+            // A client that sends requests without reading the replies is stopped at the same
+            // bound as HTTP pipelining.
+            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
+                !self.peer_closed && self.output.len() < OUTPUT_HIGH_WATER
+            }
             Lifecycle::Open => !self.peer_closed && self.backlog() < OUTPUT_HIGH_WATER,
             Lifecycle::Lingering { .. } => !self.peer_closed,
             Lifecycle::Finishing | Lifecycle::Done => false,
@@ -182,10 +206,27 @@ impl Conn {
         }
     }
 
-    /// The single-subscription path of a WebSocket connection.
-    pub fn subscription(&self) -> Option<&[String]> {
+    /// Removes every subscription of this connection from the trie (on disconnect).
+    pub fn unsubscribe_all(&self, state: &mut State, key: Key) {
+        let Protocol::WebSocket(ws) = &self.protocol else { return };
+        match &ws.subscriptions {
+            Subscriptions::Single(path) => {
+                state.unsubscribe(path, key);
+            }
+            Subscriptions::Multi(multi) => {
+                for path in multi.paths() {
+                    state.unsubscribe(path, key);
+                }
+            }
+        }
+    }
+
+    pub fn update_format(&self) -> Option<UpdateFormat> {
         match &self.protocol {
-            Protocol::WebSocket(ws) => Some(&ws.path),
+            Protocol::WebSocket(ws) => match ws.subscriptions {
+                Subscriptions::Single(_) => Some(UpdateFormat::Bare),
+                Subscriptions::Multi(_) => Some(UpdateFormat::Envelope),
+            },
             Protocol::Http => None,
         }
     }
@@ -228,12 +269,38 @@ impl Conn {
         if self.lifecycle == Lifecycle::Open
             && let Protocol::WebSocket(ws) = &mut self.protocol
         {
-            let (consumed, end) = ws.session.read(
+            let WebSocketConn { session, subscriptions } = &mut **ws;
+            let (consumed, end) = session.read(
                 &self.input[self.input_consumed..],
                 &mut self.output,
                 now,
-                // §6.1: anything a single-subscription client sends is ignored.
-                |_, _, _| {},
+                |message, session, output| match subscriptions {
+                    // §6.1: anything a single-subscription client sends is ignored.
+                    Subscriptions::Single(_) => {}
+                    // After our close frame only the client's close matters (§6.2.2).
+                    Subscriptions::Multi(_) if !session.can_send() => {}
+                    Subscriptions::Multi(multi) => {
+                        let mut context = Context {
+                            state: &mut *state,
+                            auth: settings.api.auth.as_ref(),
+                            subscriber: key,
+                            max_depth: settings.api.max_depth,
+                            now_unix: auth::unix_seconds(SystemTime::now()),
+                        };
+                        let mut removed = Vec::new();
+                        let outcome =
+                            multi.on_message(message, &mut context, |p| removed.push(p.to_vec()));
+                        for path in &removed {
+                            session.forget(path);
+                        }
+                        match outcome {
+                            Outcome::Reply(text) => output.push_shared(ws::text_frame(&text)),
+                            Outcome::Close(code, reason) => {
+                                session.close(CloseCode::from(code), reason, output)
+                            }
+                        }
+                    }
+                },
             );
             self.input_consumed += consumed;
             if end == ReadEnd::Closed {
@@ -294,12 +361,14 @@ impl Conn {
         now: Instant,
     ) {
         let (raw_path, raw_query) = path::split_target(&request.target);
-        let method = Query::parse(raw_query).first("method").map(|value| value.map(str::to_owned));
-        if method.is_some() {
-            // The multi-subscription protocol (`?method=reusable`) is not available yet.
-            let body = b"Invalid 'method' query parameter value, expecting 'reusable'";
-            let reason = "Unrecognised query parameter value";
-            return self.refuse_upgrade(ws::reject(400, reason, "text/plain", body));
+        match Query::parse(raw_query).first("method") {
+            None => {}
+            Some(Some("reusable")) => return self.upgrade_multi(settings, request, now),
+            Some(_) => {
+                let body = b"Invalid 'method' query parameter value, expecting 'reusable'";
+                let reason = "Unrecognised query parameter value";
+                return self.refuse_upgrade(ws::reject(400, reason, "text/plain", body));
+            }
         }
         let segments = path::parse_url_path(raw_path);
         if let Some(verifier) = &settings.api.auth
@@ -326,8 +395,27 @@ impl Conn {
         state.subscribe(&segments, key);
         let initial = to_compact_json(state.get(&segments).unwrap_or(&Value::Null));
         self.output.push_shared(ws::text_frame(&initial));
-        let session = WsSession::new(&settings.ws, now);
-        self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, path: segments }));
+        let session = WsSession::new(&settings.ws, now, ws::TOO_BIG);
+        let subscriptions = Subscriptions::Single(segments);
+        self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, subscriptions }));
+        self.head_started = None;
+    }
+
+    /// §6.2: the upgrade is always accepted (tokens come with each subscribe) and the URL path
+    /// is ignored; the first-subscription deadline starts now.
+    fn upgrade_multi(&mut self, settings: &ConnSettings, request: &Request, now: Instant) {
+        match ws::accept(request) {
+            Ok(handshake) => self.output.push(handshake),
+            Err(reason) => {
+                let rejection =
+                    ws::reject(400, "Bad Request", response::TEXT_UTF8, reason.as_bytes());
+                return self.refuse_upgrade(rejection);
+            }
+        }
+        let session = WsSession::new(&settings.ws, now, multi::OVERSIZED);
+        let deadline = now + settings.first_subscription_deadline;
+        let subscriptions = Subscriptions::Multi(MultiSubscription::new(deadline));
+        self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, subscriptions }));
         self.head_started = None;
     }
 
@@ -387,7 +475,13 @@ impl Conn {
             Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
                 // WebSocket connections live as long as they answer pings, not by idleness.
                 match &self.protocol {
-                    Protocol::WebSocket(ws) => ws.session.next_deadline(),
+                    Protocol::WebSocket(ws) => {
+                        let first_subscription = match &ws.subscriptions {
+                            Subscriptions::Multi(multi) => multi.deadline(),
+                            Subscriptions::Single(_) => None,
+                        };
+                        [ws.session.next_deadline(), first_subscription].into_iter().flatten().min()
+                    }
                     Protocol::Http => None,
                 }
             }
@@ -408,10 +502,14 @@ impl Conn {
                 }
             }
             Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
-                if let Protocol::WebSocket(ws) = &mut self.protocol
-                    && !ws.session.on_timer(&settings.ws, now, &mut self.output)
-                {
-                    // §6.0: a peer that stopped answering pings is dropped without a close.
+                let Protocol::WebSocket(ws) = &mut self.protocol else { return };
+                let missed_deadline = match &ws.subscriptions {
+                    Subscriptions::Multi(multi) => multi.deadline().is_some_and(|d| now >= d),
+                    Subscriptions::Single(_) => false,
+                };
+                // §6.0, §6.2.1: a peer that stopped answering pings, or never subscribed in
+                // time, is dropped without a close frame.
+                if missed_deadline || !ws.session.on_timer(&settings.ws, now, &mut self.output) {
                     self.lifecycle = Lifecycle::Done;
                 }
             }
@@ -451,6 +549,7 @@ mod tests {
                 pong_timeout: Duration::from_secs(1),
                 max_message_size: 1 << 16,
             },
+            first_subscription_deadline: Duration::from_secs(1),
         }
     }
 

@@ -22,6 +22,7 @@
 //! | [`snapshot`] | snapshots written by a forked child process |
 //! | [`storage`] | loading the data file and replacing it atomically |
 //! | [`subscriptions`] | the trie of WebSocket subscriptions |
+//! | [`multi`] | the multi-subscription protocol: messages in, replies or closes out |
 //! | [`ws`] | WebSocket upgrade, frames via tungstenite, pings, coalescing for slow readers |
 //! | [`signals`] | SIGTERM/SIGINT as a pollable pipe; the open-file limit |
 
@@ -33,6 +34,7 @@ pub mod conn;
 pub mod document;
 pub mod http;
 pub mod json;
+pub mod multi;
 pub mod outbuf;
 pub mod path;
 pub mod server;

@@ -10,7 +10,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::sync::Arc;
 
-use crate::conn::{Conn, ConnSettings, Lifecycle};
+use crate::conn::{Conn, ConnSettings, Lifecycle, UpdateFormat};
+use crate::multi;
 use crate::signals::SignalPipe;
 use crate::slab::{Key, Slab};
 use crate::state::State;
@@ -320,12 +321,21 @@ impl Server {
         for path in &paths {
             let Server { state, clients, .. } = self;
             let Some((value, subscribers)) = state.notification(path) else { continue };
-            let frame = ws::text_frame(&to_compact_json(value));
+            let value_json = to_compact_json(value);
+            let (mut bare, mut envelope) = (None, None);
             for &key in subscribers {
-                if let Some(client) = clients.get_mut(key) {
-                    client.conn.push_update(path, frame.clone());
-                    notified.push(key);
-                }
+                let Some(client) = clients.get_mut(key) else { continue };
+                let frame = match client.conn.update_format() {
+                    Some(UpdateFormat::Bare) => {
+                        bare.get_or_insert_with(|| ws::text_frame(&value_json))
+                    }
+                    Some(UpdateFormat::Envelope) => envelope.get_or_insert_with(|| {
+                        ws::text_frame(&multi::update_message(path, &value_json))
+                    }),
+                    None => continue,
+                };
+                client.conn.push_update(path, frame.clone());
+                notified.push(key);
             }
         }
         notified.sort_unstable();
@@ -370,9 +380,7 @@ impl Server {
 fn close_client(clients: &mut Slab<Client>, state: &mut State, poll: &Poll, key: Key) {
     if let Some(mut client) = clients.remove(key) {
         let _ = poll.registry().deregister(&mut client.stream);
-        if let Some(path) = client.conn.subscription() {
-            state.unsubscribe(path, key);
-        }
+        client.conn.unsubscribe_all(state, key);
     }
 }
 

@@ -22,6 +22,8 @@ use crate::outbuf::OutQueue;
 /// Past this much unsent output, updates are coalesced per subscription instead of queued: a
 /// client that does not read costs at most this plus one pending value per subscription.
 pub const OUTPUT_BOUND: usize = 64 * 1024;
+/// D14: the single-subscription protocol closes an oversized client message with 1009.
+pub const TOO_BIG: (u16, &str) = (1009, "message too big");
 
 #[derive(Debug, Clone)]
 pub struct WsSettings {
@@ -135,10 +137,14 @@ pub struct WsSession {
     pending: BTreeMap<Vec<String>, Rc<[u8]>>,
     /// Updates replaced in `pending` before they were sent.
     pub skipped_updates: u64,
+    /// The close frame for a client message over the size bound.
+    oversized: (CloseCode, &'static str),
 }
 
 impl WsSession {
-    pub fn new(settings: &WsSettings, now: Instant) -> WsSession {
+    /// `oversized` is the close a too-large client message gets: 1009 for the
+    /// single-subscription protocol (D14), 3001 for the multi-subscription one (§6.2.2).
+    pub fn new(settings: &WsSettings, now: Instant, oversized: (u16, &'static str)) -> WsSession {
         let config = WebSocketConfig::default()
             // Idle connections should cost little: tungstenite allocates this per connection.
             .read_buffer_size(1024)
@@ -153,6 +159,7 @@ impl WsSession {
             pings_sent: 0,
             pending: BTreeMap::new(),
             skipped_updates: 0,
+            oversized: (CloseCode::from(oversized.0), oversized.1),
         }
     }
 
@@ -185,7 +192,8 @@ impl WsSession {
                     break ReadEnd::NeedMore;
                 }
                 Err(Error::Capacity(_)) => {
-                    self.close(CloseCode::Size, "message too big", output);
+                    let (code, reason) = self.oversized;
+                    self.close(code, reason, output);
                     break ReadEnd::NeedMore;
                 }
                 Err(Error::Utf8(_)) => {
@@ -205,6 +213,7 @@ impl WsSession {
 
     /// Starts the close handshake with `code` and `reason` (the peer's reply ends it).
     pub fn close(&mut self, code: CloseCode, reason: &str, output: &mut OutQueue) {
+        self.pending.clear();
         let frame = CloseFrame { code, reason: reason.to_owned().into() };
         let mut written = Vec::new();
         let mut stream = MemoryStream { input: &[], read: 0, output: &mut written };
@@ -352,7 +361,7 @@ mod tests {
     #[test]
     fn text_is_delivered_and_pings_answered() {
         let now = Instant::now();
-        let mut session = WsSession::new(&settings(), now);
+        let mut session = WsSession::new(&settings(), now, TOO_BIG);
         let mut output = OutQueue::default();
         let mut input = client_frame(0x1, b"hello");
         input.extend(client_frame(0x9, b"p"));
@@ -367,7 +376,7 @@ mod tests {
     #[test]
     fn close_is_echoed_then_the_session_ends() {
         let now = Instant::now();
-        let mut session = WsSession::new(&settings(), now);
+        let mut session = WsSession::new(&settings(), now, TOO_BIG);
         let mut output = OutQueue::default();
         let input = client_frame(0x8, b"\x0f\xa0bye");
         let (_, end) = session.read(&input, &mut output, now, |_, _, _| {});
@@ -379,7 +388,7 @@ mod tests {
     #[test]
     fn oversized_messages_close_with_1009() {
         let now = Instant::now();
-        let mut session = WsSession::new(&settings(), now);
+        let mut session = WsSession::new(&settings(), now, TOO_BIG);
         let mut output = OutQueue::default();
         let input = client_frame(0x1, &[b'a'; 120]);
         session.read(&input, &mut output, now, |_, _, _| {});
@@ -390,7 +399,7 @@ mod tests {
     #[test]
     fn slow_readers_get_the_latest_value_per_subscription() {
         let now = Instant::now();
-        let mut session = WsSession::new(&settings(), now);
+        let mut session = WsSession::new(&settings(), now, TOO_BIG);
         let mut output = OutQueue::default();
         let path = vec!["a".to_owned()];
         output.extend_from_slice(&vec![0; OUTPUT_BOUND]);
@@ -408,14 +417,14 @@ mod tests {
     fn pings_count_up_and_silent_peers_die() {
         let start = Instant::now();
         let settings = settings();
-        let mut session = WsSession::new(&settings, start);
+        let mut session = WsSession::new(&settings, start, TOO_BIG);
         let mut output = OutQueue::default();
         let second = Duration::from_secs(1);
         assert!(session.on_timer(&settings, start + second, &mut output));
         assert!(session.on_timer(&settings, start + 2 * second, &mut output));
         assert_eq!(drain(&mut output), b"\x89\x011\x89\x012");
         assert!(!session.on_timer(&settings, start + 3 * second, &mut output), "no pong for 3 s");
-        let mut polite = WsSession::new(&settings, start);
+        let mut polite = WsSession::new(&settings, start, TOO_BIG);
         let pong = client_frame(0xA, b"2");
         polite.read(&pong, &mut output, start + 2 * second, |_, _, _| {});
         assert!(polite.on_timer(&settings, start + 3 * second, &mut output));
