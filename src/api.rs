@@ -106,8 +106,14 @@ fn accepted(state: &mut State, written: Result<Lsn, WalError>, raw_query: &str) 
             }
             Reply { response: Response::empty(202), wait_for: durable.then_some(lsn) }
         }
-        Err(WalError::Busy) => Response::empty(503).into(),
-        Err(WalError::Failed(reason)) => Response::error(503, &reason).into(),
+        Err(WalError::Busy) => {
+            state.metrics.writes_refused += 1;
+            Response::empty(503).into()
+        }
+        Err(WalError::Failed(reason)) => {
+            state.metrics.writes_refused += 1;
+            Response::error(503, &reason).into()
+        }
     }
 }
 

@@ -83,10 +83,20 @@ pub fn run(config: Config) -> Result<(), Fatal> {
     if let Err(error) = signals::raise_open_file_limit() {
         eprintln!("Could not raise the open file limit: {error}");
     }
+    let metrics_listener = match &config.metrics {
+        Some((host, port)) => Some(bind_metrics(host, *port)?),
+        None => None,
+    };
     let address = SocketAddr::new(config.host, config.port);
-    let server =
-        Server::bind(reactor, address, state, settings_from(&config), config.max_connections)
-            .map_err(|error| bind_failure(&address, &error))?;
+    let server = Server::bind(
+        reactor,
+        address,
+        metrics_listener,
+        state,
+        settings_from(&config),
+        config.max_connections,
+    )
+    .map_err(|error| bind_failure(&address, &error))?;
     log_startup(&config);
     let state = server.run().map_err(|e| Fatal(format!("The event loop failed: {e}")))?;
     println!("\nTermination sequence initiated ...");
@@ -103,6 +113,18 @@ fn persistence_settings(config: &Config) -> PersistenceSettings {
         max_waiting: config.queue_capacity,
         log_snapshots: config.sync_log,
     }
+}
+
+/// `--metrics HOST:PORT`, with the original's Warp host preferences (`*`, `*4`, `!4` for all
+/// IPv4 interfaces, `*6`, `!6` for IPv6) besides names and addresses.
+fn bind_metrics(host: &str, port: u16) -> Result<std::net::TcpListener, Fatal> {
+    let host = match host {
+        "*" | "*4" | "!4" => "0.0.0.0",
+        "*6" | "!6" => "::",
+        other => other,
+    };
+    std::net::TcpListener::bind((host, port))
+        .map_err(|e| Fatal(format!("Cannot listen on the metrics address {host}:{port}: {e}")))
 }
 
 fn bind_failure(address: &SocketAddr, error: &io::Error) -> Fatal {
@@ -133,8 +155,8 @@ fn log_startup(config: &Config) {
         }
         (false, None) => println!("JWT authorization disabled."),
     }
-    if config.metrics.is_some() {
-        println!("WARNING: --metrics is accepted but the metrics listener is not available yet.");
+    if let Some((host, port)) = &config.metrics {
+        println!("Metrics and healthcheck provided on {host}:{port} (/metrics, /healthcheck)");
     }
     println!("Queue capacity is set to {}.", config.queue_capacity);
     let interval = config.sync_interval.unwrap_or(DEFAULT_SNAPSHOT_INTERVAL);

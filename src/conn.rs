@@ -46,6 +46,15 @@ pub struct ConnSettings {
     pub first_subscription_deadline: Duration,
 }
 
+/// Which listener accepted the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The document API and WebSockets.
+    Api,
+    /// `--metrics`: the health check and the Prometheus text (§10.1).
+    Metrics,
+}
+
 /// What the connection speaks now. An HTTP connection becomes a WebSocket one after a
 /// successful upgrade, and stays so.
 enum Protocol {
@@ -89,6 +98,7 @@ pub enum Lifecycle {
 }
 
 pub struct Conn {
+    role: Role,
     protocol: Protocol,
     parser: RequestParser,
     input: Vec<u8>,
@@ -107,8 +117,9 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(settings: &ConnSettings, now: Instant) -> Self {
+    pub fn new(settings: &ConnSettings, now: Instant, role: Role) -> Self {
         Conn {
+            role,
             protocol: Protocol::Http,
             parser: RequestParser::new(settings.limits),
             input: Vec::new(),
@@ -232,10 +243,11 @@ impl Conn {
     }
 
     /// A value changed at a path this connection subscribed to; `frame` is the encoded update,
-    /// shared with every other subscriber of that path.
-    pub fn push_update(&mut self, path: &[String], frame: Rc<[u8]>) {
-        if let Protocol::WebSocket(ws) = &mut self.protocol {
-            ws.session.push_update(path, frame, &mut self.output);
+    /// shared with every other subscriber of that path. True if it replaced an unsent update.
+    pub fn push_update(&mut self, path: &[String], frame: Rc<[u8]>) -> bool {
+        match &mut self.protocol {
+            Protocol::WebSocket(ws) => ws.session.push_update(path, frame, &mut self.output),
+            Protocol::Http => false,
         }
     }
 
@@ -259,7 +271,9 @@ impl Conn {
             match outcome {
                 Ok(None) => break,
                 Ok(Some(Event::Continue)) => self.output.extend_from_slice(CONTINUE),
-                Ok(Some(Event::Request(request))) if ws::is_upgrade(&request) => {
+                Ok(Some(Event::Request(request)))
+                    if self.role == Role::Api && ws::is_upgrade(&request) =>
+                {
                     self.upgrade(state, settings, &request, key, now)
                 }
                 Ok(Some(Event::Request(request))) => self.answer(state, settings, &request, now),
@@ -332,7 +346,19 @@ impl Conn {
         request: &Request,
         now: Instant,
     ) {
-        let reply = api::handle(state, &settings.api, request, now);
+        let reply = match self.role {
+            Role::Api => {
+                let started = Instant::now();
+                let reply = api::handle(state, &settings.api, request, now);
+                state.metrics.observe_http(
+                    &request.method,
+                    reply.response.status,
+                    started.elapsed(),
+                );
+                reply
+            }
+            Role::Metrics => metrics_reply(state, request).into(),
+        };
         if settings.log_requests {
             println!("{} {} {}", request.method, request.target, reply.response.status);
         }
@@ -532,6 +558,15 @@ impl Conn {
     }
 }
 
+/// §10.1: `GET /healthcheck` is an empty 200; any other request gets the metrics text.
+fn metrics_reply(state: &State, request: &Request) -> Response {
+    let (raw_path, _) = path::split_target(&request.target);
+    if request.method == "GET" && path::parse_url_path(raw_path) == ["healthcheck"] {
+        return Response::empty(200);
+    }
+    Response::with_body(200, "text/plain; version=0.0.4", state.render_metrics())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,7 +602,7 @@ mod tests {
             let now = Instant::now();
             let key = crate::slab::Slab::default().insert(());
             let state = State::in_memory(json!({}));
-            Harness { conn: Conn::new(&settings, now), state, settings, key, now }
+            Harness { conn: Conn::new(&settings, now, Role::Api), state, settings, key, now }
         }
 
         fn feed(&mut self, bytes: &[u8]) -> String {

@@ -34,6 +34,7 @@ pub mod conn;
 pub mod document;
 pub mod http;
 pub mod json;
+pub mod metrics;
 pub mod multi;
 pub mod outbuf;
 pub mod path;

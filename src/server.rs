@@ -10,7 +10,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::sync::Arc;
 
-use crate::conn::{Conn, ConnSettings, Lifecycle, UpdateFormat};
+use crate::conn::{Conn, ConnSettings, Lifecycle, Role, UpdateFormat};
 use crate::multi;
 use crate::signals::SignalPipe;
 use crate::slab::{Key, Slab};
@@ -24,6 +24,7 @@ const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 /// The fsync thread wakes the loop through this token when log records became durable.
 const WAKER: Token = Token(usize::MAX - 2);
+const METRICS_LISTENER: Token = Token(usize::MAX - 3);
 /// One shared read buffer for all connections: idle connections hold no input memory.
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Reads per connection per turn, so one fast client cannot starve the others.
@@ -41,6 +42,9 @@ struct Client {
     scheduled: Option<Instant>,
     /// Listed in `Server::awaiting_durability`.
     awaiting_durability: bool,
+    /// Counted in `icepeak_subscriber_count` (a WebSocket connection).
+    counted_as_websocket: bool,
+    role: Role,
 }
 
 /// The poll instance and the waker the fsync thread needs, created before the state so that
@@ -65,6 +69,7 @@ impl Reactor {
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     signals: SignalPipe,
     clients: Slab<Client>,
     timers: Timers,
@@ -86,6 +91,7 @@ impl Server {
     pub fn bind(
         reactor: Reactor,
         address: SocketAddr,
+        metrics_listener: Option<std::net::TcpListener>,
         state: State,
         settings: ConnSettings,
         max_connections: usize,
@@ -93,11 +99,21 @@ impl Server {
         let Reactor { poll, .. } = reactor;
         let mut listener = TcpListener::bind(address)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let metrics_listener = match metrics_listener {
+            Some(std_listener) => {
+                std_listener.set_nonblocking(true)?;
+                let mut listener = TcpListener::from_std(std_listener);
+                poll.registry().register(&mut listener, METRICS_LISTENER, Interest::READABLE)?;
+                Some(listener)
+            }
+            None => None,
+        };
         let mut signals = SignalPipe::install()?;
         poll.registry().register(signals.source(), SIGNALS, Interest::READABLE)?;
         Ok(Server {
             poll,
             listener,
+            metrics_listener,
             signals,
             clients: Slab::default(),
             timers: Timers::default(),
@@ -130,7 +146,7 @@ impl Server {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => {
+                    LISTENER | METRICS_LISTENER => {
                         if self.accept_paused_until.is_none() {
                             self.accept(now);
                         }
@@ -189,16 +205,30 @@ impl Server {
         Some(next.saturating_duration_since(now) + Duration::from_millis(1))
     }
 
+    /// Accepts from both listeners until they would block.
     fn accept(&mut self, now: Instant) {
+        self.accept_from(Role::Api, now);
+        if self.metrics_listener.is_some() {
+            self.accept_from(Role::Metrics, now);
+        }
+    }
+
+    fn accept_from(&mut self, role: Role, now: Instant) {
         loop {
-            match self.listener.accept() {
+            let accepted = match (role, &self.metrics_listener) {
+                (Role::Metrics, Some(listener)) => listener.accept(),
+                (Role::Metrics, None) => return,
+                (Role::Api, _) => self.listener.accept(),
+            };
+            match accepted {
                 Ok((stream, _)) => {
                     if self.clients.len() >= self.max_connections {
                         // Refused: closing at once keeps the backlog moving and costs nothing.
                         drop(stream);
+                        self.state.metrics.connections_refused += 1;
                         continue;
                     }
-                    self.add_client(stream, now);
+                    self.add_client(stream, role, now);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if is_out_of_descriptors(&error) => {
@@ -212,16 +242,21 @@ impl Server {
         }
     }
 
-    fn add_client(&mut self, stream: TcpStream, now: Instant) {
+    fn add_client(&mut self, stream: TcpStream, role: Role, now: Instant) {
         let _ = stream.set_nodelay(true);
         let client = Client {
             stream,
-            conn: Conn::new(&self.settings, now),
+            conn: Conn::new(&self.settings, now, role),
             interest: Interest::READABLE,
             readable: true,
             scheduled: None,
             awaiting_durability: false,
+            counted_as_websocket: false,
+            role,
         };
+        if role == Role::Api {
+            self.state.connections += 1;
+        }
         let key = self.clients.insert(client);
         let registered = match self.clients.get_mut(key) {
             Some(client) => self.poll.registry().register(
@@ -285,6 +320,10 @@ impl Server {
         if more_to_read {
             unfinished.push(key);
         }
+        if !client.counted_as_websocket && client.conn.update_format().is_some() {
+            client.counted_as_websocket = true;
+            state.websockets += 1;
+        }
         if client.conn.waits_for_durability() && !client.awaiting_durability {
             client.awaiting_durability = true;
             awaiting_durability.push(key);
@@ -317,7 +356,12 @@ impl Server {
     /// path's value is serialized and framed once; its subscribers share the bytes.
     fn broadcast(&mut self, now: Instant) {
         let paths = self.state.take_notifications();
+        if paths.is_empty() {
+            return;
+        }
+        self.state.metrics.broadcasts += 1;
         let mut notified = Vec::new();
+        let (mut sent, mut bytes, mut skipped) = (0, 0, 0);
         for path in &paths {
             let Server { state, clients, .. } = self;
             let Some((value, subscribers)) = state.notification(path) else { continue };
@@ -334,10 +378,17 @@ impl Server {
                     }),
                     None => continue,
                 };
-                client.conn.push_update(path, frame.clone());
+                sent += 1;
+                bytes += frame.len() as u64;
+                if client.conn.push_update(path, frame.clone()) {
+                    skipped += 1;
+                }
                 notified.push(key);
             }
         }
+        self.state.metrics.notifications_sent += sent;
+        self.state.metrics.notification_bytes_queued += bytes;
+        self.state.metrics.skipped_updates += skipped;
         notified.sort_unstable();
         notified.dedup();
         for key in notified {
@@ -381,6 +432,12 @@ fn close_client(clients: &mut Slab<Client>, state: &mut State, poll: &Poll, key:
     if let Some(mut client) = clients.remove(key) {
         let _ = poll.registry().deregister(&mut client.stream);
         client.conn.unsubscribe_all(state, key);
+        if client.counted_as_websocket {
+            state.websockets -= 1;
+        }
+        if client.role == Role::Api {
+            state.connections -= 1;
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 use crate::document::{Document, Modification};
+use crate::metrics::{Live, Metrics};
 use crate::slab::Key;
 use crate::snapshot::{Outcome, SnapshotJob};
 use crate::storage;
@@ -48,6 +49,11 @@ pub struct State {
     subscriptions: SubscriptionTrie<Key>,
     /// Paths written since the last broadcast, in write order.
     changes: Vec<Vec<String>>,
+    pub metrics: Metrics,
+    /// Open WebSocket connections (`icepeak_subscriber_count`).
+    pub websockets: u64,
+    /// Open client connections of the main port.
+    pub connections: u64,
     /// `None` for a state that lives only in memory (unit tests).
     persistence: Option<Persistence>,
 }
@@ -85,10 +91,15 @@ impl State {
             snapshot: None,
             last_snapshot: Instant::now(),
         };
+        let mut metrics = Metrics::default();
+        metrics.data_size_bytes = std::fs::metadata(data_file).map(|m| m.len()).unwrap_or(0);
         let state = State {
             document,
             subscriptions: SubscriptionTrie::default(),
             changes: Vec::new(),
+            metrics,
+            websockets: 0,
+            connections: 0,
             persistence: Some(persistence),
         };
         Ok((state, messages))
@@ -100,6 +111,9 @@ impl State {
             document: Document::new(root),
             subscriptions: SubscriptionTrie::default(),
             changes: Vec::new(),
+            metrics: Metrics::default(),
+            websockets: 0,
+            connections: 0,
             persistence: None,
         }
     }
@@ -125,6 +139,7 @@ impl State {
             None => 0,
         };
         self.record_change(&path);
+        self.metrics.writes_accepted += 1;
         self.document.apply(Modification::Put { path, value });
         Ok(lsn)
     }
@@ -135,6 +150,7 @@ impl State {
             None => 0,
         };
         self.record_change(&path);
+        self.metrics.writes_accepted += 1;
         self.document.apply(Modification::Delete { path });
         Ok(lsn)
     }
@@ -188,8 +204,25 @@ impl State {
     /// Called when the fsync thread reports.
     pub fn collect_sync_results(&mut self) {
         if let Some(p) = &mut self.persistence {
-            p.wal.collect_sync_results();
+            for took in p.wal.collect_sync_results() {
+                self.metrics.observe_fsync(took);
+            }
         }
+    }
+
+    /// The metrics text of the metrics port.
+    pub fn render_metrics(&self) -> String {
+        let (log_bytes, log_written_bytes) = self
+            .persistence
+            .as_ref()
+            .map_or((0, 0), |p| (p.wal.active_len(), p.wal.written_bytes()));
+        let live = Live {
+            subscribers: self.websockets,
+            log_bytes,
+            log_written_bytes,
+            connections: self.connections,
+        };
+        self.metrics.render(&live)
     }
 
     /// End of a loop iteration: ask for the fsyncs that are due, start a snapshot when one is
@@ -197,9 +230,9 @@ impl State {
     pub fn housekeeping(&mut self, now: Instant) {
         let Some(p) = &mut self.persistence else { return };
         p.wal.sync_if_due(now);
-        p.finish_snapshot(now);
+        p.finish_snapshot(&mut self.metrics);
         if p.snapshot.is_none() && p.snapshot_due(now) {
-            p.start_snapshot(self.document.root(), now);
+            p.start_snapshot(self.document.root(), now, &mut self.metrics);
         }
     }
 
@@ -232,7 +265,7 @@ impl Persistence {
                 || self.wal.active_len() >= self.settings.snapshot_log_bytes)
     }
 
-    fn start_snapshot(&mut self, document: &Value, now: Instant) {
+    fn start_snapshot(&mut self, document: &Value, now: Instant, metrics: &mut Metrics) {
         self.last_snapshot = now;
         let covers_below = match self.wal.rotate() {
             Ok(sequence) => sequence,
@@ -251,21 +284,21 @@ impl Persistence {
                 );
                 let started = Instant::now();
                 match storage::write_snapshot(&self.data_file, document) {
-                    Ok(_) => self.snapshot_done(covers_below, started),
+                    Ok(_) => self.snapshot_done(covers_below, started, metrics),
                     Err(error) => eprintln!("Snapshot failed: {error}"),
                 }
             }
         }
     }
 
-    fn finish_snapshot(&mut self, _now: Instant) {
+    fn finish_snapshot(&mut self, metrics: &mut Metrics) {
         let Some(job) = &mut self.snapshot else { return };
         match job.poll() {
             Outcome::Running => {}
             Outcome::Succeeded => {
                 let (covers_below, started) = (job.covers_below, job.started);
                 self.snapshot = None;
-                self.snapshot_done(covers_below, started);
+                self.snapshot_done(covers_below, started, metrics);
             }
             Outcome::Failed(reason) => {
                 eprintln!("Snapshot failed: {reason}; the log is kept and the snapshot retried");
@@ -274,7 +307,9 @@ impl Persistence {
         }
     }
 
-    fn snapshot_done(&mut self, covers_below: u64, started: Instant) {
+    fn snapshot_done(&mut self, covers_below: u64, started: Instant, metrics: &mut Metrics) {
+        let file_bytes = std::fs::metadata(&self.data_file).map(|m| m.len()).unwrap_or(0);
+        metrics.observe_snapshot(started.elapsed(), file_bytes);
         if let Err(error) = self.wal.remove_segments_below(covers_below) {
             eprintln!("Cannot remove old log segments: {error}");
         }

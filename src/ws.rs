@@ -236,14 +236,24 @@ impl WsSession {
 
     /// Queues an update for `subscription`, or keeps it as the latest pending value when the
     /// client is behind (D7).
-    pub fn push_update(&mut self, subscription: &[String], frame: Rc<[u8]>, output: &mut OutQueue) {
+    /// Returns true when an older pending value was replaced (a skipped update).
+    pub fn push_update(
+        &mut self,
+        subscription: &[String],
+        frame: Rc<[u8]>,
+        output: &mut OutQueue,
+    ) -> bool {
         if !self.can_send() {
-            return;
+            return false;
         }
         if output.len() < OUTPUT_BOUND && self.pending.is_empty() {
             output.push_shared(frame);
+            false
         } else if self.pending.insert(subscription.to_vec(), frame).is_some() {
             self.skipped_updates += 1;
+            true
+        } else {
+            false
         }
     }
 

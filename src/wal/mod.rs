@@ -142,6 +142,8 @@ pub struct Wal {
     durable_waits: VecDeque<Lsn>,
     oldest_unsynced: Option<Instant>,
     failed: Option<String>,
+    /// Bytes appended since start (`icepeak_journal_written_bytes_total`).
+    written_bytes: u64,
     syncer: Syncer,
     record: Vec<u8>,
 }
@@ -173,6 +175,7 @@ impl Wal {
             durable_waits: VecDeque::new(),
             oldest_unsynced: None,
             failed: None,
+            written_bytes: 0,
             syncer: Syncer::start(waker)?,
             record: Vec::new(),
         })
@@ -219,6 +222,7 @@ impl Wal {
             return Err(WalError::Failed(format!("write-ahead log append failed: {error}")));
         }
         self.active_len += self.record.len() as u64;
+        self.written_bytes += self.record.len() as u64;
         self.appended += 1;
         self.oldest_unsynced.get_or_insert(now);
         if self.appended - self.sync_requested >= self.settings.sync_every {
@@ -274,12 +278,15 @@ impl Wal {
         self.oldest_unsynced = None;
     }
 
-    /// Takes the fsync thread's reports; returns true if more records became durable.
-    pub fn collect_sync_results(&mut self) -> bool {
-        let before = self.synced;
+    /// Takes the fsync thread's reports; returns how long each fsync took.
+    pub fn collect_sync_results(&mut self) -> Vec<Duration> {
+        let mut durations = Vec::new();
         for result in self.syncer.results() {
             match result {
-                Ok(lsn) => self.synced = self.synced.max(lsn),
+                Ok((lsn, took)) => {
+                    self.synced = self.synced.max(lsn);
+                    durations.push(took);
+                }
                 Err(reason) => {
                     eprintln!("{reason}; refusing further writes");
                     self.failed = Some(reason);
@@ -289,7 +296,7 @@ impl Wal {
         while self.durable_waits.front().is_some_and(|&lsn| lsn <= self.synced) {
             self.durable_waits.pop_front();
         }
-        self.synced > before
+        durations
     }
 
     /// Starts a new segment for a snapshot and returns its sequence: every older segment is
@@ -318,6 +325,10 @@ impl Wal {
             }
         }
         sync_directory(&self.data_file)
+    }
+
+    pub fn written_bytes(&self) -> u64 {
+        self.written_bytes
     }
 
     /// Bytes in the active segment (snapshot trigger).

@@ -11,6 +11,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use mio::Waker;
 
@@ -22,7 +23,8 @@ pub struct SyncRequest {
     pub up_to: Lsn,
 }
 
-pub type SyncResult = Result<Lsn, String>;
+/// The highest record now durable and how long the fsync took, or why it failed.
+pub type SyncResult = Result<(Lsn, Duration), String>;
 
 pub struct Syncer {
     requests: Option<Sender<SyncRequest>>,
@@ -76,6 +78,7 @@ fn run(requests: Receiver<SyncRequest>, results: Sender<SyncResult>, waker: Arc<
         let up_to = batch.iter().map(|r| r.up_to).max().unwrap_or(0);
         // Files in request order, each once: an older log segment is synced before a newer one.
         let mut synced: Vec<*const File> = Vec::new();
+        let started = Instant::now();
         let mut outcome = Ok(up_to);
         for request in &batch {
             let identity = Arc::as_ptr(&request.file);
@@ -89,7 +92,7 @@ fn run(requests: Receiver<SyncRequest>, results: Sender<SyncResult>, waker: Arc<
             }
         }
         let failed = outcome.is_err();
-        if results.send(outcome).is_err() {
+        if results.send(outcome.map(|lsn| (lsn, started.elapsed()))).is_err() {
             return;
         }
         let _ = waker.wake();
