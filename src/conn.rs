@@ -217,6 +217,15 @@ impl Conn {
         }
     }
 
+    /// Graceful stop: a WebSocket client is told with close code 1001 (going away).
+    pub fn going_away(&mut self) {
+        if let Protocol::WebSocket(ws) = &mut self.protocol
+            && ws.session.can_send()
+        {
+            ws.session.close(CloseCode::Away, "server shutting down", &mut self.output);
+        }
+    }
+
     /// Removes every subscription of this connection from the trie (on disconnect).
     pub fn unsubscribe_all(&self, state: &mut State, key: Key) {
         let Protocol::WebSocket(ws) = &self.protocol else { return };

@@ -190,7 +190,20 @@ impl Server {
                 self.accept(now);
             }
         }
+        self.say_goodbye();
         Ok(self.state)
+    }
+
+    /// On SIGTERM/SIGINT: WebSocket clients get a 1001 close frame, written without waiting
+    /// (a client that does not read gets the TCP close alone).
+    fn say_goodbye(&mut self) {
+        let keys: Vec<Key> = self.clients.keys().collect();
+        for key in keys {
+            if let Some(client) = self.clients.get_mut(key) {
+                client.conn.going_away();
+                write_pending(client, Instant::now());
+            }
+        }
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
