@@ -24,6 +24,7 @@ const MAX_MICROSECONDS: u64 = MAX_SECONDS * 1_000_000;
 
 /// Smallest accepted `--max-header-size`: below this, ordinary browser requests would be refused.
 const MIN_HEADER_SIZE: usize = KIB;
+const MAX_BODY_SIZE_LIMIT: usize = 1024 * MIB;
 
 /// Everything the server needs to know from its command line and environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,7 +418,8 @@ static FLAGS: &[FlagSpec] = &[
         "--sync-interval",
         "DURATION",
         Group::Storage,
-        "How often the document is written to the data file (default: chosen by the server)",
+        "How often the document is written to the data file while writes happen \
+         (default: 10s, or sooner when the write-ahead log passes 64 MiB)",
         |builder, value| {
             builder.config.sync_interval = Some(parse_interval(value)?);
             Ok(())
@@ -506,7 +508,12 @@ static FLAGS: &[FlagSpec] = &[
         Group::Limits,
         "Largest request body; a larger one is answered 413",
         |builder, value| {
-            builder.config.max_body_size = parse_count(value, 1)?;
+            let size = parse_count(value, 1)?;
+            // A write-ahead log record holds a body in at most 4 GiB; keep well below.
+            if size > MAX_BODY_SIZE_LIMIT {
+                return Err(format!("at most {MAX_BODY_SIZE_LIMIT} (1 GiB)"));
+            }
+            builder.config.max_body_size = size;
             Ok(())
         },
     )
@@ -570,7 +577,7 @@ static FLAGS: &[FlagSpec] = &[
         "--queue-capacity",
         "N",
         Group::Limits,
-        "Capacity of the internal write queue; must be greater than 0",
+        "Writes are answered 503 while this many ?durable answers wait for the disk",
         |builder, value| {
             builder.config.queue_capacity = parse_count(value, 1)?;
             Ok(())
@@ -1304,6 +1311,7 @@ mod tests {
     fn limits_reject_nonsense() {
         for (flag, bad) in [
             ("--max-body-size", "0"),
+            ("--max-body-size", "2000000000"),
             ("--max-header-size", "1023"),
             ("--max-depth", "0"),
             ("--max-connections", "-3"),
