@@ -12,7 +12,6 @@ use crate::http::response::{HTML, JSON, JSON_UTF8, NOT_FOUND_PAGE, Response};
 use crate::json::{self, JsonErrorKind};
 use crate::path::{self, Query};
 use crate::state::State;
-use crate::storage::to_compact_json;
 use crate::wal::{Lsn, WalError};
 
 /// The standard methods of the original's http-types; any other method, including a
@@ -60,8 +59,8 @@ pub fn handle(state: &mut State, settings: &ApiSettings, request: &Request, now:
         return Response::with_body(401, JSON, error.http_body()).into();
     }
     match method {
-        "GET" => match state.get(&segments) {
-            Some(value) => Response::with_body(200, JSON_UTF8, to_compact_json(value)).into(),
+        "GET" => match state.get_serialized(&segments) {
+            Some(bytes) => Response::with_body(200, JSON_UTF8, bytes).into(),
             None => Response::empty(404).into(),
         },
         "PUT" => {
@@ -179,6 +178,22 @@ mod tests {
         assert_eq!(got.content_type, Some(JSON_UTF8));
         assert_eq!(call(&mut state, "DELETE", "/a/b", "").response.status, 202);
         assert_eq!(call(&mut state, "GET", "/a/b", "").response, Response::empty(404));
+    }
+
+    #[test]
+    fn large_reads_are_cached_until_the_next_write() {
+        let mut state = state();
+        let big = format!("\"{}\"", "x".repeat(100_000));
+        assert_eq!(call(&mut state, "PUT", "/big", &big).response.status, 202);
+        for _ in 0..2 {
+            assert_eq!(call(&mut state, "GET", "/big", "").response.body, big.as_bytes());
+        }
+        assert_eq!(call(&mut state, "PUT", "/big", "1").response.status, 202);
+        assert_eq!(call(&mut state, "GET", "/big", "").response.body, b"1");
+        assert_eq!(call(&mut state, "PUT", "/big", &big).response.status, 202);
+        assert_eq!(call(&mut state, "GET", "/big", "").response.body, big.as_bytes());
+        assert_eq!(call(&mut state, "DELETE", "/big", "").response.status, 202);
+        assert_eq!(call(&mut state, "GET", "/big", "").response.status, 404);
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::storage;
 use crate::subscriptions::SubscriptionTrie;
 use crate::wal::{self, Lsn, Wal, WalError, WalSettings};
 
+/// Values smaller than this are serialized on every read: caching them would save little.
+const READ_CACHE_MIN_BYTES: usize = 64 * 1024;
+
 /// Plain writes that start an fsync without waiting for `--fsync-interval`.
 const SYNC_EVERY_RECORDS: u64 = 4096;
 
@@ -54,6 +57,9 @@ pub struct State {
     pub websockets: u64,
     /// Open client connections of the main port.
     pub connections: u64,
+    /// The last large value a GET serialized, until the next write: repeated reads of a big
+    /// document cost a copy instead of a serialization.
+    read_cache: Option<(Vec<String>, Vec<u8>)>,
     /// `None` for a state that lives only in memory (unit tests).
     persistence: Option<Persistence>,
 }
@@ -100,6 +106,7 @@ impl State {
             metrics,
             websockets: 0,
             connections: 0,
+            read_cache: None,
             persistence: Some(persistence),
         };
         Ok((state, messages))
@@ -114,6 +121,7 @@ impl State {
             metrics: Metrics::default(),
             websockets: 0,
             connections: 0,
+            read_cache: None,
             persistence: None,
         }
     }
@@ -155,7 +163,22 @@ impl State {
         Ok(lsn)
     }
 
+    /// The compact JSON of the value at `path`, if it exists.
+    pub fn get_serialized(&mut self, path: &[String]) -> Option<Vec<u8>> {
+        if let Some((cached_path, bytes)) = &self.read_cache
+            && cached_path == path
+        {
+            return Some(bytes.clone());
+        }
+        let bytes = storage::to_compact_json(self.document.get(path)?);
+        if bytes.len() >= READ_CACHE_MIN_BYTES {
+            self.read_cache = Some((path.to_vec(), bytes.clone()));
+        }
+        Some(bytes)
+    }
+
     fn record_change(&mut self, path: &[String]) {
+        self.read_cache = None;
         if !self.subscriptions.is_empty() {
             self.changes.push(path.to_vec());
         }
