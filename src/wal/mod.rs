@@ -371,3 +371,173 @@ fn sync_directory(data_file: &Path) -> io::Result<()> {
     };
     File::open(parent)?.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("icepeak-wal-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("temp dir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn segment(records: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut bytes = record::SEGMENT_HEADER.to_vec();
+        for (path, value) in records {
+            let path: Vec<String> =
+                path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            match value {
+                Some(value) => record::encode_put(&mut bytes, &path, value.as_bytes()),
+                None => record::encode_delete(&mut bytes, &path),
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn empty_log_recovers_nothing() {
+        let dir = TempDir::new("empty");
+        let data_file = dir.0.join("d.json");
+        let mut document = Document::new(json!({"a": 1}));
+        let recovery = recover(&data_file, &mut document).expect("recover");
+        assert_eq!(recovery.replayed, 0);
+        assert!(!recovery.needs_snapshot());
+        assert_eq!(recovery.next_sequence, 1);
+        assert_eq!(document.root(), &json!({"a": 1}));
+    }
+
+    #[test]
+    fn log_without_snapshot_replays_every_segment_in_order() {
+        let dir = TempDir::new("replay");
+        let data_file = dir.0.join("d.json");
+        fs::write(
+            segments::segment_path(&data_file, 3),
+            segment(&[("a", Some("1")), ("b", Some("2"))]),
+        )
+        .expect("write");
+        fs::write(segments::segment_path(&data_file, 4), record::SEGMENT_HEADER).expect("write");
+        fs::write(
+            segments::segment_path(&data_file, 5),
+            segment(&[("a", None), ("b/c", Some("3"))]),
+        )
+        .expect("write");
+        let mut document = Document::new(json!({}));
+        let recovery = recover(&data_file, &mut document).expect("recover");
+        assert_eq!(recovery.replayed, 4);
+        assert!(recovery.needs_snapshot());
+        assert_eq!(recovery.next_sequence, 6);
+        assert_eq!(document.root(), &json!({"b": {"c": 3}}));
+    }
+
+    #[test]
+    fn torn_tail_is_dropped_only_in_the_newest_segment() {
+        let dir = TempDir::new("torn");
+        let data_file = dir.0.join("d.json");
+        let mut torn = segment(&[("a", Some("1")), ("b", Some("2"))]);
+        torn.truncate(torn.len() - 3);
+        fs::write(segments::segment_path(&data_file, 1), &torn).expect("write");
+        let mut document = Document::new(json!({}));
+        let recovery = recover(&data_file, &mut document).expect("a torn newest tail is fine");
+        assert_eq!(document.root(), &json!({"a": 1}));
+        assert!(
+            recovery.messages.iter().any(|m| m.contains("torn record")),
+            "{:?}",
+            recovery.messages
+        );
+
+        fs::write(segments::segment_path(&data_file, 2), segment(&[("c", Some("3"))]))
+            .expect("write");
+        let mut document = Document::new(json!({}));
+        let error = recover(&data_file, &mut document).err().unwrap_or_default();
+        assert!(error.contains("not the newest segment"), "{error}");
+    }
+
+    #[test]
+    fn corruption_before_the_tail_stops_recovery() {
+        let dir = TempDir::new("corrupt");
+        let data_file = dir.0.join("d.json");
+        let mut bytes = segment(&[("a", Some("\"first\"")), ("b", Some("2"))]);
+        let in_first_record = record::SEGMENT_HEADER.len() + 12;
+        bytes[in_first_record] ^= 0xff;
+        fs::write(segments::segment_path(&data_file, 1), &bytes).expect("write");
+        let error = recover(&data_file, &mut Document::default()).err().unwrap_or_default();
+        assert!(error.contains("is corrupt"), "{error}");
+    }
+
+    #[test]
+    fn original_journal_is_replayed_before_our_log() {
+        let dir = TempDir::new("journal");
+        let data_file = dir.0.join("d.json");
+        fs::write(
+            journal::journal_path(&data_file),
+            "{\"op\":\"put\",\"path\":[\"a\"],\"value\":1}\n{\"op\":\"put\",\"path\":[\"torn\"],\"va",
+        )
+        .expect("write");
+        fs::write(segments::segment_path(&data_file, 1), segment(&[("a", Some("2"))]))
+            .expect("write");
+        let mut document = Document::new(json!({}));
+        let recovery = recover(&data_file, &mut document).expect("recover");
+        assert_eq!(recovery.original_journal, Some((1, 1)));
+        assert_eq!(document.root(), &json!({"a": 2}));
+        assert!(recovery.needs_snapshot(), "the journal is retired after a snapshot");
+    }
+
+    #[test]
+    fn unreadable_journal_is_an_error() {
+        let dir = TempDir::new("journal-dir");
+        let data_file = dir.0.join("d.json");
+        fs::create_dir(journal::journal_path(&data_file)).expect("mkdir");
+        let error = recover(&data_file, &mut Document::default()).err().unwrap_or_default();
+        assert!(error.starts_with("Failed to read journal"), "{error}");
+    }
+
+    #[test]
+    fn durable_writes_wait_for_the_fsync_thread_and_back_pressure_applies() {
+        let dir = TempDir::new("append");
+        let data_file = dir.0.join("d.json");
+        let mut poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(7)).expect("waker"));
+        let recovery = recover(&data_file, &mut Document::default()).expect("recover");
+        let settings = WalSettings {
+            fsync_interval: Duration::from_secs(3600),
+            max_waiting: 2,
+            sync_every: 1_000_000,
+        };
+        let mut wal = Wal::create(&data_file, recovery, settings, waker).expect("create");
+        let now = Instant::now();
+        let first = wal.append_put(&["a".to_owned()], b"1", now).expect("append");
+        let second = wal.append_delete(&["b".to_owned()], now).expect("append");
+        assert_eq!((first, second), (1, 2));
+        wal.want_durable(first);
+        wal.want_durable(second);
+        assert_eq!(wal.append_put(&[], b"2", now), Err(WalError::Busy), "two replies wait");
+        wal.sync_if_due(now);
+        let mut events = mio::Events::with_capacity(4);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while wal.synced() < second {
+            assert!(Instant::now() < deadline, "the fsync thread never answered");
+            poll.poll(&mut events, Some(Duration::from_millis(100))).expect("poll");
+            wal.collect_sync_results();
+        }
+        assert!(wal.append_put(&[], b"3", now).is_ok(), "accepting again");
+        let bytes = fs::read(segments::segment_path(&data_file, 1)).expect("segment");
+        let mut replayed = Document::new(serde_json::json!({"b": 0}));
+        let scan = record::scan_segment(&bytes, |m| replayed.apply(m)).expect("scan");
+        assert_eq!(scan.records, 3);
+        assert_eq!(replayed.root(), &serde_json::json!(3));
+    }
+}
