@@ -475,14 +475,7 @@ fn expect_array<'v>(value: &'v Value, at: &str) -> Result<&'v [Value], String> {
 }
 
 fn type_error(at: &str, what: &str, expected: &str, found: &Value) -> String {
-    let found = match found {
-        Value::Null => "Null",
-        Value::Bool(_) => "Boolean",
-        Value::Number(_) => "Number",
-        Value::String(_) => "String",
-        Value::Array(_) => "Array",
-        Value::Object(_) => "Object",
-    };
+    let found = crate::json::type_name(found);
     format!("Error in {at}: parsing {what} failed, expected {expected}, but encountered {found}")
 }
 

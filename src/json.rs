@@ -551,6 +551,19 @@ fn read_hex_escape(input: &[u8], pos: usize) -> Result<u32, JsonError> {
     Ok(unit)
 }
 
+/// The type of a JSON value as aeson names it in its error messages ("expected String, but
+/// encountered Number"), which the original's error bodies carry.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "Null",
+        Value::Bool(_) => "Boolean",
+        Value::Number(_) => "Number",
+        Value::String(_) => "String",
+        Value::Array(_) => "Array",
+        Value::Object(_) => "Object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,8 @@ pub mod snapshot;
 pub mod state;
 pub mod storage;
 pub mod subscriptions;
+#[cfg(test)]
+mod test_support;
 pub mod timers;
 pub mod wal;
 pub mod ws;

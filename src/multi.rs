@@ -104,7 +104,7 @@ impl MultiSubscription {
                 let detail = format!(
                     "Subscribe token is not a string: Error in $.token: parsing Text failed, \
                      expected String, but encountered {}",
-                    kind_of(other)
+                    json::type_name(other)
                 );
                 return malformed("subscribe", &detail);
             }
@@ -234,7 +234,7 @@ fn string_array(request: &Map<String, Value>, key: &str) -> Result<Vec<String>, 
     let Value::Array(items) = value else {
         return Err(format!(
             "Error in $.{key}: parsing [] failed, expected Array, but encountered {}",
-            kind_of(value)
+            json::type_name(value)
         ));
     };
     items
@@ -244,21 +244,10 @@ fn string_array(request: &Map<String, Value>, key: &str) -> Result<Vec<String>, 
             Value::String(text) => Ok(text.clone()),
             other => Err(format!(
                 "Error in $.{key}[{i}]: parsing Text failed, expected String, but encountered {}",
-                kind_of(other)
+                json::type_name(other)
             )),
         })
         .collect()
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "Null",
-        Value::Bool(_) => "Boolean",
-        Value::Number(_) => "Number",
-        Value::String(_) => "String",
-        Value::Array(_) => "Array",
-        Value::Object(_) => "Object",
-    }
 }
 
 fn malformed(kind: &str, detail: &str) -> Outcome {

@@ -122,7 +122,7 @@ pub fn write_snapshot(path: &Path, document: &Value) -> io::Result<u64> {
 }
 
 /// Makes a rename in the file's directory durable.
-fn sync_parent_directory(path: &Path) -> io::Result<()> {
+pub fn sync_parent_directory(path: &Path) -> io::Result<()> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -143,23 +143,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("icepeak-storage-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).expect("temp dir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     #[test]
     fn missing_file_is_created_with_an_empty_object() {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use mio::Waker;
 
 use crate::document::Document;
+use crate::storage;
 pub use syncer::Lsn;
 use syncer::{SyncRequest, Syncer};
 
@@ -162,7 +163,7 @@ impl Wal {
         for path in &recovery.obsolete {
             remove_if_present(path)?;
         }
-        sync_directory(data_file)?;
+        storage::sync_parent_directory(data_file)?;
         Ok(Wal {
             data_file: data_file.to_owned(),
             settings,
@@ -310,7 +311,7 @@ impl Wal {
         }
         let sequence = self.active_sequence + 1;
         let (file, len) = create_segment(&self.data_file, sequence)?;
-        sync_directory(&self.data_file)?;
+        storage::sync_parent_directory(&self.data_file)?;
         self.active = Arc::new(file);
         self.active_sequence = sequence;
         self.active_len = len;
@@ -324,7 +325,7 @@ impl Wal {
                 remove_if_present(&path)?;
             }
         }
-        sync_directory(&self.data_file)
+        storage::sync_parent_directory(&self.data_file)
     }
 
     pub fn written_bytes(&self) -> u64 {
@@ -364,36 +365,12 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
-fn sync_directory(data_file: &Path) -> io::Result<()> {
-    let parent = match data_file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(parent)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("icepeak-wal-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).expect("temp dir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     fn segment(records: &[(&str, Option<&str>)]) -> Vec<u8> {
         let mut bytes = record::SEGMENT_HEADER.to_vec();
