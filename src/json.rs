@@ -1069,29 +1069,7 @@ mod tests {
         assert_eq!(error.to_string(), "empty body");
     }
 
-    /// Small deterministic generator so the randomised tests need no extra crates.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, bound: usize) -> usize {
-            (self.next() % bound as u64) as usize
-        }
-
-        fn one_in(&mut self, odds: usize) -> bool {
-            self.below(odds) == 0
-        }
-
-        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[self.below(items.len())]
-        }
-    }
+    use crate::test_support::XorShift;
 
     fn random_string(rng: &mut XorShift) -> String {
         const CHARS: &[char] = &[

@@ -397,25 +397,11 @@ mod tests {
         assert_eq!(trie.node_count(), 3);
     }
 
-    /// xorshift64: enough randomness for a property test without a crate.
-    struct Rng(u64);
+    use crate::test_support::XorShift;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, bound: usize) -> usize {
-            (self.next() % bound as u64) as usize
-        }
-
-        fn path(&mut self) -> Vec<String> {
-            const ALPHABET: [&str; 4] = ["", "a", "b", "c"];
-            (0..self.below(5)).map(|_| ALPHABET[self.below(ALPHABET.len())].to_string()).collect()
-        }
+    fn random_path(rng: &mut XorShift) -> Vec<String> {
+        const ALPHABET: [&str; 4] = ["", "a", "b", "c"];
+        (0..rng.below(5)).map(|_| rng.pick(&ALPHABET).to_string()).collect()
     }
 
     fn prefix_related(a: &[String], b: &[String]) -> bool {
@@ -436,11 +422,11 @@ mod tests {
     #[test]
     fn matches_a_brute_force_model() {
         for seed in 1..=40_u64 {
-            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut trie = SubscriptionTrie::default();
             let mut model: BTreeSet<(Vec<String>, u8)> = BTreeSet::new();
             for _ in 0..400 {
-                let segments = rng.path();
+                let segments = random_path(&mut rng);
                 let subscriber = rng.below(4) as u8;
                 match rng.below(5) {
                     0 | 1 => assert_eq!(
@@ -462,7 +448,7 @@ mod tests {
                 }
                 assert_eq!(trie.len(), model.len());
                 assert_eq!(trie.node_count(), expected_node_count(&model));
-                let probe = rng.path();
+                let probe = random_path(&mut rng);
                 let probe_subscriber = rng.below(4) as u8;
                 assert_eq!(
                     trie.is_subscribed(&probe, probe_subscriber),
