@@ -25,6 +25,8 @@ const MAX_MICROSECONDS: u64 = MAX_SECONDS * 1_000_000;
 /// Smallest accepted `--max-header-size`: below this, ordinary browser requests would be refused.
 const MIN_HEADER_SIZE: usize = KIB;
 const MAX_BODY_SIZE_LIMIT: usize = 1024 * MIB;
+/// Equal to `storage::MAX_FILE_DEPTH` (kept here so the CLI needs nothing from storage).
+const MAX_DEPTH_LIMIT: usize = 10_000;
 
 /// Everything the server needs to know from its command line and environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +105,9 @@ impl Default for Config {
             websocket_pong_timeout: Duration::from_secs(30),
             first_subscription_deadline: Duration::from_secs(1),
             // A 20 MB document must fit in one PUT.
-            max_body_size: 64 * MIB,
+            // The 20 MB MDN document fits; a body of small numbers grows about 30 times once
+            // parsed (exact numbers are kept as text), so the bound also bounds memory.
+            max_body_size: 32 * MIB,
             // A 4 KB token must fit, with room for everything else a proxy adds.
             max_header_size: 64 * KIB,
             max_depth: 512,
@@ -535,7 +539,13 @@ static FLAGS: &[FlagSpec] = &[
         Group::Limits,
         "Deepest value a PUT may create, counting path segments plus JSON nesting",
         |builder, value| {
-            builder.config.max_depth = parse_count(value, 1)?;
+            let depth = parse_count(value, 1)?;
+            // Everything written must load again: the data file and log loaders stop at
+            // storage::MAX_FILE_DEPTH (10,000) levels.
+            if depth > MAX_DEPTH_LIMIT {
+                return Err(format!("at most {MAX_DEPTH_LIMIT}"));
+            }
+            builder.config.max_depth = depth;
             Ok(())
         },
     )
@@ -1019,7 +1029,7 @@ mod tests {
         assert_eq!(config.websocket_ping_interval, Some(Duration::from_secs(30)));
         assert_eq!(config.websocket_pong_timeout, Duration::from_secs(30));
         assert_eq!(config.first_subscription_deadline, Duration::from_secs(1));
-        assert_eq!(config.max_body_size, 64 * 1024 * 1024);
+        assert_eq!(config.max_body_size, 32 * 1024 * 1024);
         assert!(config.max_body_size > 20_000_000);
         assert_eq!(config.max_header_size, 64 * 1024);
         assert_eq!(config.max_depth, 512);
@@ -1312,6 +1322,7 @@ mod tests {
         for (flag, bad) in [
             ("--max-body-size", "0"),
             ("--max-body-size", "2000000000"),
+            ("--max-depth", "10001"),
             ("--max-header-size", "1023"),
             ("--max-depth", "0"),
             ("--max-connections", "-3"),

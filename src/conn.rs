@@ -110,6 +110,9 @@ pub struct Conn {
     /// disk, and every later response behind it, so that answers stay in request order.
     held: VecDeque<(Vec<u8>, Lsn)>,
     held_bytes: usize,
+    /// An upgrade that arrived behind held replies: it switches the protocol only once they
+    /// have left, so the 101 never overtakes them.
+    deferred_upgrade: Option<Request>,
     lifecycle: Lifecycle,
     peer_closed: bool,
     head_started: Option<Instant>,
@@ -127,6 +130,7 @@ impl Conn {
             output: OutQueue::default(),
             held: VecDeque::new(),
             held_bytes: 0,
+            deferred_upgrade: None,
             lifecycle: Lifecycle::Open,
             peer_closed: false,
             head_started: None,
@@ -271,7 +275,13 @@ impl Conn {
     /// Parses and answers every complete request in the input, in order, until the input runs
     /// dry or the output backlog is too large.
     pub fn process(&mut self, state: &mut State, settings: &ConnSettings, key: Key, now: Instant) {
+        if self.held.is_empty()
+            && let Some(request) = self.deferred_upgrade.take()
+        {
+            self.upgrade(state, settings, &request, key, now);
+        }
         while self.lifecycle == Lifecycle::Open
+            && self.deferred_upgrade.is_none()
             && self.backlog() < OUTPUT_HIGH_WATER
             && matches!(self.protocol, Protocol::Http)
         {
@@ -279,11 +289,15 @@ impl Conn {
             self.input_consumed += consumed;
             match outcome {
                 Ok(None) => break,
-                Ok(Some(Event::Continue)) => self.output.extend_from_slice(CONTINUE),
+                Ok(Some(Event::Continue)) => self.queue(CONTINUE.to_vec()),
                 Ok(Some(Event::Request(request)))
                     if self.role == Role::Api && ws::is_upgrade(&request) =>
                 {
-                    self.upgrade(state, settings, &request, key, now)
+                    if self.held.is_empty() {
+                        self.upgrade(state, settings, &request, key, now)
+                    } else {
+                        self.deferred_upgrade = Some(request);
+                    }
                 }
                 Ok(Some(Event::Request(request))) => self.answer(state, settings, &request, now),
                 Err(error) => self.refuse(error),
@@ -455,7 +469,7 @@ impl Conn {
     }
 
     fn refuse_upgrade(&mut self, rejection: Vec<u8>) {
-        self.output.push(rejection);
+        self.queue(rejection);
         self.lifecycle = Lifecycle::Finishing;
     }
 
@@ -480,11 +494,22 @@ impl Conn {
     ) {
         let mut bytes = Vec::new();
         response::encode(&mut bytes, response, connection, head_only);
-        if wait_for.is_some() || !self.held.is_empty() {
-            self.held_bytes += bytes.len();
-            self.held.push_back((bytes, wait_for.unwrap_or(0)));
-        } else {
+        match wait_for {
+            Some(lsn) => {
+                self.held_bytes += bytes.len();
+                self.held.push_back((bytes, lsn));
+            }
+            None => self.queue(bytes),
+        }
+    }
+
+    /// Output that needs no durability itself but must not overtake a held reply.
+    fn queue(&mut self, bytes: Vec<u8>) {
+        if self.held.is_empty() {
             self.output.push(bytes);
+        } else {
+            self.held_bytes += bytes.len();
+            self.held.push_back((bytes, 0));
         }
     }
 
@@ -748,5 +773,30 @@ mod tests {
         h.conn.process(&mut h.state, &h.settings, h.key, h.now);
         let rest = h.drain();
         assert_eq!(out.matches("200 OK").count() + rest.matches("200 OK").count(), 2000);
+    }
+
+    #[test]
+    fn nothing_overtakes_a_reply_held_for_durability() {
+        let mut h = Harness::new();
+        // An in-memory state is always durable; pretend record 1 is not yet on disk by holding
+        // by hand, then queue a continue, an error and an upgrade behind it.
+        h.conn.held.push_back((b"HELD ".to_vec(), 1));
+        h.conn.held_bytes = 5;
+        let out = h.feed(b"PUT /a HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
+        assert_eq!(out, "", "the 100 Continue waits behind the held reply");
+        let upgrade = b"GET /a HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let mut input = b"1".to_vec();
+        input.extend_from_slice(upgrade);
+        assert_eq!(h.feed(&input), "", "the 202 and the 101 wait too");
+        h.conn.release_durable(1);
+        let released = h.drain();
+        assert!(
+            released.starts_with("HELD HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202"),
+            "{released}"
+        );
+        assert!(!released.contains("101"), "{released}");
+        let out = h.feed(b"");
+        assert!(out.starts_with("HTTP/1.1 101 Switching Protocols"), "{out}");
     }
 }

@@ -281,6 +281,9 @@ impl Server {
         };
         if registered.is_err() {
             self.clients.remove(key);
+            if role == Role::Api {
+                self.state.connections -= 1;
+            }
             return;
         }
         self.drive(key, now);

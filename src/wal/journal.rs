@@ -49,6 +49,10 @@ pub fn parse_line(line: &[u8]) -> Result<Modification, String> {
         return Ok(Modification::Delete { path });
     }
     let value = entry.remove("value").ok_or_else(|| "put entry without \"value\"".to_owned())?;
+    // The document must stay loadable: a put creates path + value levels.
+    if path.len() + json::depth(&value) > MAX_FILE_DEPTH {
+        return Err(format!("path and value together are deeper than {MAX_FILE_DEPTH} levels"));
+    }
     Ok(Modification::Put { path, value })
 }
 
@@ -246,5 +250,20 @@ mod tests {
         assert!(logged[1].ends_with("entry is not a JSON object"));
         assert!(logged[2].ends_with("unknown \"op\" \"move\""));
         assert!(logged[3].ends_with("put entry without \"value\""));
+    }
+
+    #[test]
+    fn entries_too_deep_to_load_again_are_refused() {
+        let path: Vec<String> = (0..6000).map(|i| format!("\"s{i}\"")).collect();
+        let value = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+        let line = format!(r#"{{"op":"put","path":[{}],"value":{value}}}"#, path.join(","));
+        let error = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || parse_line(line.as_bytes()).err())
+            .and_then(|handle| handle.join().map_err(|_| std::io::Error::other("panicked")))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert!(error.contains("deeper than"), "{error}");
     }
 }

@@ -159,10 +159,13 @@ impl Wal {
         settings: WalSettings,
         waker: Arc<Waker>,
     ) -> io::Result<Wal> {
-        let (active, active_len) = create_segment(data_file, recovery.next_sequence)?;
+        // The replayed files go first: a crash right after this leaves only the snapshot and
+        // no segment, never a torn old segment next to a new one.
         for path in &recovery.obsolete {
             remove_if_present(path)?;
         }
+        storage::sync_parent_directory(data_file)?;
+        let (active, active_len) = create_segment(data_file, recovery.next_sequence)?;
         storage::sync_parent_directory(data_file)?;
         Ok(Wal {
             data_file: data_file.to_owned(),
