@@ -322,6 +322,7 @@ impl Conn {
                             auth: settings.api.auth.as_ref(),
                             subscriber: key,
                             max_depth: settings.api.max_depth,
+                            max_reply_bytes: settings.limits.max_body_bytes,
                             now_unix: auth::unix_seconds(SystemTime::now()),
                         };
                         let mut removed = Vec::new();
@@ -420,6 +421,15 @@ impl Conn {
             }
         }
         let segments = path::parse_url_path(raw_path);
+        if segments.len() > settings.api.max_depth {
+            let reason = format!("the path is deeper than --max-depth {}", settings.api.max_depth);
+            return self.refuse_upgrade(ws::reject(
+                400,
+                "Bad Request",
+                response::TEXT_UTF8,
+                reason.as_bytes(),
+            ));
+        }
         if let Some(verifier) = &settings.api.auth
             && let Err(error) =
                 api::check_token(verifier, request, raw_query, &segments, Some(Mode::Read))

@@ -16,6 +16,9 @@ use crate::storage::to_compact_json;
 use crate::ws::Incoming;
 
 const SUBSCRIBED: &str = "You've been successfully subscribed to the paths";
+/// Path segments one connection may hold subscribed, summed over its distinct paths: a trie
+/// node costs hundreds of bytes, and a 1 MB message could otherwise ask for a million.
+pub const MAX_SEGMENTS_PER_CONNECTION: usize = 16_384;
 const UNSUBSCRIBED: &str = "You've been successfully unsubscribed from the paths";
 pub const OVERSIZED: (u16, &str) = (3001, "Received a payload size that is out of bounds");
 const BINARY: (u16, &str) = (3002, "Received a payload using Binary instead of Text");
@@ -40,11 +43,15 @@ pub struct Context<'a> {
     pub auth: Option<&'a Verifier>,
     pub subscriber: Key,
     pub max_depth: usize,
+    /// Largest subscribe reply built; more is refused before anything is registered.
+    pub max_reply_bytes: usize,
     pub now_unix: f64,
 }
 
 pub struct MultiSubscription {
     paths: BTreeSet<Vec<String>>,
+    /// Segments over `paths`, against `MAX_SEGMENTS_PER_CONNECTION`.
+    segment_count: usize,
     /// A successful subscribe happened; before that the first-subscription deadline applies.
     subscribed_once: bool,
     deadline: Instant,
@@ -52,7 +59,12 @@ pub struct MultiSubscription {
 
 impl MultiSubscription {
     pub fn new(deadline: Instant) -> Self {
-        MultiSubscription { paths: BTreeSet::new(), subscribed_once: false, deadline }
+        MultiSubscription {
+            paths: BTreeSet::new(),
+            segment_count: 0,
+            subscribed_once: false,
+            deadline,
+        }
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &Vec<String>> {
@@ -115,13 +127,56 @@ impl MultiSubscription {
         {
             return refusal;
         }
-        // D8: register every path before reading any value, so no write can fall between.
-        for path in &segments {
-            context.state.subscribe(path, context.subscriber);
-            self.paths.insert(path.clone());
+        if let Err(detail) = self.check_limits(&segments, context.max_depth) {
+            return malformed("subscribe", &detail);
+        }
+        // D8: values are read and paths registered in the same step of the loop, so no write
+        // can fall between them; the reply is built first so that an oversized one registers
+        // nothing.
+        let Some(reply) =
+            subscribed_reply(&paths, &segments, context.state, context.max_reply_bytes)
+        else {
+            let detail = format!(
+                "Subscription limit reached: the reply would exceed {} bytes; subscribe to fewer \
+                 or smaller paths",
+                context.max_reply_bytes
+            );
+            return malformed("subscribe", &detail);
+        };
+        for path in segments {
+            context.state.subscribe(&path, context.subscriber);
+            let length = path.len();
+            if self.paths.insert(path) {
+                self.segment_count += length;
+            }
         }
         self.subscribed_once = true;
-        Outcome::Reply(subscribed_reply(&paths, &segments, context.state))
+        Outcome::Reply(reply)
+    }
+
+    /// Bounded memory per connection: each path within `--max-depth`, all of them within
+    /// `MAX_SEGMENTS_PER_CONNECTION`.
+    fn check_limits(&self, segments: &[Vec<String>], max_depth: usize) -> Result<(), String> {
+        if let Some(path) = segments.iter().find(|path| path.len() > max_depth) {
+            return Err(format!(
+                "Subscription limit reached: a path of {} segments is deeper than --max-depth {max_depth}",
+                path.len()
+            ));
+        }
+        let mut added = 0;
+        let mut new_paths = BTreeSet::new();
+        for path in segments {
+            if !self.paths.contains(path) && new_paths.insert(path) {
+                added += path.len();
+            }
+        }
+        if self.segment_count + added > MAX_SEGMENTS_PER_CONNECTION {
+            return Err(format!(
+                "Subscription limit reached: at most {MAX_SEGMENTS_PER_CONNECTION} path segments \
+                 per connection"
+            ));
+        }
+        Ok(())
     }
 
     fn unsubscribe(
@@ -141,6 +196,7 @@ impl MultiSubscription {
         for path in paths {
             let segments = split_plain(&path);
             if self.paths.remove(&segments) {
+                self.segment_count -= segments.len();
                 context.state.unsubscribe(&segments, context.subscriber);
                 unsubscribed(&segments);
                 removed.push(path);
@@ -198,7 +254,12 @@ fn authorize(
 
 /// The 200 answer with every requested path's current value, in request order. Assembled as
 /// text so that large values are serialized once and never cloned into a temporary tree.
-fn subscribed_reply(paths: &[String], segments: &[Vec<String>], state: &State) -> Vec<u8> {
+fn subscribed_reply(
+    paths: &[String],
+    segments: &[Vec<String>],
+    state: &State,
+    max_bytes: usize,
+) -> Option<Vec<u8>> {
     let mut out = br#"{"type":"subscribe","code":200,"message":"#.to_vec();
     out.extend_from_slice(&to_compact_json(&Value::from(SUBSCRIBED)));
     out.extend_from_slice(br#","extra":{},"paths":["#);
@@ -211,9 +272,12 @@ fn subscribed_reply(paths: &[String], segments: &[Vec<String>], state: &State) -
         out.extend_from_slice(br#","value":"#);
         out.extend_from_slice(&to_compact_json(state.get(segments).unwrap_or(&Value::Null)));
         out.push(b'}');
+        if out.len() > max_bytes {
+            return None;
+        }
     }
     out.extend_from_slice(b"]}");
-    out
+    Some(out)
 }
 
 /// `{"type":"update","path":…,"value":…}` for one subscribed path (§6.2.5).
@@ -302,6 +366,7 @@ mod tests {
                 auth: self.verifier.as_ref(),
                 subscriber: self.key,
                 max_depth: 64,
+                max_reply_bytes: 4096,
                 now_unix: 1.7e9,
             };
             self.subscription.on_message(Incoming::Text(text.to_owned()), &mut context, |_| {})
@@ -334,6 +399,7 @@ mod tests {
             auth: None,
             subscriber: h.key,
             max_depth: 64,
+            max_reply_bytes: 4096,
             now_unix: 0.0,
         };
         assert_eq!(
@@ -403,5 +469,27 @@ mod tests {
     fn update_messages_echo_the_path() {
         let path = split_plain("/A/B");
         assert_eq!(update_message(&path, b"7"), br#"{"type":"update","path":"/A/B","value":7}"#);
+    }
+
+    #[test]
+    fn limits_bound_memory_per_connection() {
+        let mut h = Harness::new(None);
+        let deep = vec!["a"; 65].join("/");
+        let answer = h.reply(&format!(r#"{{"type":"subscribe","paths":["{deep}"]}}"#));
+        assert_eq!(answer["code"], 400);
+        assert!(answer["extra"].as_str().unwrap_or_default().contains("--max-depth 64"));
+        let many: Vec<String> =
+            (0..MAX_SEGMENTS_PER_CONNECTION / 4 + 1).map(|i| format!("\"p{i}/b/c/d\"")).collect();
+        let answer = h.reply(&format!(r#"{{"type":"subscribe","paths":[{}]}}"#, many.join(",")));
+        assert_eq!(answer["code"], 400, "{answer}");
+        assert_eq!(h.subscription.paths().count(), 0, "nothing registered");
+        // Re-subscribing paths already held costs nothing more.
+        assert_eq!(h.reply(r#"{"type":"subscribe","paths":["A/A"]}"#)["code"], 200);
+        let again: Vec<&str> = vec!["\"A/A\""; 300];
+        let answer = h.reply(&format!(r#"{{"type":"subscribe","paths":[{}]}}"#, again.join(",")));
+        assert_eq!(answer["code"], 400, "a 300-fold reply exceeds the 4096-byte bound");
+        assert!(answer["extra"].as_str().unwrap_or_default().contains("exceed 4096 bytes"));
+        assert_eq!(h.reply(r#"{"type":"unsubscribe","paths":["A/A"]}"#)["paths"], json!(["A/A"]));
+        assert_eq!(h.subscription.segment_count, 0);
     }
 }

@@ -109,3 +109,16 @@ fn sigterm_closes_websockets_with_1001() {
         other => panic!("expected a 1001 close, got {other:?}"),
     }
 }
+
+#[test]
+fn subscriptions_deeper_than_the_limit_are_refused() {
+    let server = Server::start(&["--max-depth", "8"]);
+    let deep: String = (0..9).map(|i| format!("/s{i}")).collect();
+    match connect(format!("ws://127.0.0.1:{}{deep}", server.port)) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("expected a 400 refusal, got {other:?}"),
+    }
+    let shallow: String = (0..8).map(|i| format!("/s{i}")).collect();
+    let mut socket = open(&server, &shallow);
+    assert_eq!(next_json(&mut socket), Value::Null);
+}
