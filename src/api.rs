@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(reply.response, Response::empty(202));
         assert_eq!(reply.wait_for, None);
         let got = call(&mut state, "GET", "/a", "").response;
-        assert_eq!((got.status, got.body), (200, br#"{"b":{"c":1}}"#.to_vec()));
+        assert_eq!((got.status, &got.body[..]), (200, &br#"{"b":{"c":1}}"#[..]));
         assert_eq!(got.content_type, Some(JSON_UTF8));
         assert_eq!(call(&mut state, "DELETE", "/a/b", "").response.status, 202);
         assert_eq!(call(&mut state, "GET", "/a/b", "").response, Response::empty(404));
@@ -209,7 +209,7 @@ mod tests {
         let mut state = state();
         for method in ["YQUS", "get", "INVALID"] {
             let response = call(&mut state, method, "/", "").response;
-            assert_eq!((response.status, response.body.as_slice()), (400, &b"{}"[..]));
+            assert_eq!((response.status, &response.body[..]), (400, &b"{}"[..]));
             assert_eq!(response.content_type, Some(JSON));
         }
         for method in ["POST", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT"] {
@@ -253,8 +253,8 @@ mod tests {
         let now = Instant::now();
         let response = handle(&mut state, &settings, &request("GET", "/foo", ""), now).response;
         assert_eq!(
-            (response.status, response.body),
-            (401, br#"{"error":"invalid token format"}"#.to_vec())
+            (response.status, &response.body[..]),
+            (401, &br#"{"error":"invalid token format"}"#[..])
         );
         let response = handle(&mut state, &settings, &request("YQUS", "/", ""), now).response;
         assert_eq!(response.status, 400, "the method filter runs before auth");
@@ -265,7 +265,10 @@ mod tests {
         let mut put = request("PUT", "/foo/x", "1");
         put.headers.push(("Authorization".to_owned(), format!("Bearer {token}").into_bytes()));
         let response = handle(&mut state, &settings, &put, now).response;
-        assert_eq!((response.status, response.body), (401, br#"{"error":"not allowed"}"#.to_vec()));
+        assert_eq!(
+            (response.status, &response.body[..]),
+            (401, &br#"{"error":"not allowed"}"#[..])
+        );
         let mut put = request("PUT", "/bar/baz/x", "1");
         put.headers.push(("Authorization".to_owned(), format!("Bearer {token}").into_bytes()));
         assert_eq!(handle(&mut state, &settings, &put, now).response.status, 202);

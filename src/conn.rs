@@ -10,18 +10,15 @@ use std::time::{Duration, Instant};
 
 use std::rc::Rc;
 
-use serde_json::Value;
-
 use crate::api::{self, ApiSettings};
 use crate::auth::{self, Mode};
-use crate::http::response::{self, CONTINUE, ConnectionHeader, Response};
+use crate::http::response::{self, Body, CONTINUE, ConnectionHeader, Response};
 use crate::http::{Event, HttpError, Limits, Request, RequestParser, Version};
 use crate::multi::{self, Context, MultiSubscription, Outcome};
 use crate::outbuf::OutQueue;
 use crate::path::{self, Query};
 use crate::slab::Key;
 use crate::state::State;
-use crate::storage::to_compact_json;
 use crate::wal::Lsn;
 use crate::ws::{self, ReadEnd, WsSession, WsSettings};
 use std::time::SystemTime;
@@ -44,6 +41,27 @@ pub struct ConnSettings {
     pub ws: WsSettings,
     /// §6.2.1: a multi-subscription connection must subscribe successfully within this.
     pub first_subscription_deadline: Duration,
+}
+
+/// An encoded reply: its head (and owned body), a shared body, and the log record it waits
+/// for (0: none, log positions start at 1).
+struct QueuedReply {
+    bytes: Vec<u8>,
+    shared: Option<Rc<[u8]>>,
+    wait_for: Lsn,
+}
+
+impl QueuedReply {
+    fn len(&self) -> usize {
+        self.bytes.len() + self.shared.as_ref().map_or(0, |body| body.len())
+    }
+
+    fn write_into(self, output: &mut OutQueue) {
+        output.push(self.bytes);
+        if let Some(body) = self.shared {
+            output.push_shared(body);
+        }
+    }
 }
 
 /// Which listener accepted the connection.
@@ -108,7 +126,7 @@ pub struct Conn {
     output: OutQueue,
     /// Encoded responses that may not leave yet: a `?durable` reply until its log record is on
     /// disk, and every later response behind it, so that answers stay in request order.
-    held: VecDeque<(Vec<u8>, Lsn)>,
+    held: VecDeque<QueuedReply>,
     held_bytes: usize,
     /// An upgrade that arrived behind held replies: it switches the protocol only once they
     /// have left, so the 101 never overtakes them.
@@ -161,13 +179,10 @@ impl Conn {
 
     /// Lets out the held responses whose log records are now on disk, in order.
     pub fn release_durable(&mut self, durable: Lsn) {
-        while let Some((_, lsn)) = self.held.front() {
-            if *lsn > durable {
-                break;
-            }
-            if let Some((bytes, _)) = self.held.pop_front() {
-                self.held_bytes -= bytes.len();
-                self.output.push(bytes);
+        while self.held.front().is_some_and(|reply| reply.wait_for <= durable) {
+            if let Some(reply) = self.held.pop_front() {
+                self.held_bytes -= reply.len();
+                reply.write_into(&mut self.output);
             }
         }
     }
@@ -452,8 +467,12 @@ impl Conn {
         };
         self.output.push(handshake);
         state.subscribe(&segments, key);
-        let initial = to_compact_json(state.get(&segments).unwrap_or(&Value::Null));
-        self.output.push_shared(ws::text_frame(&initial));
+        let initial = state.get_serialized(&segments).unwrap_or_else(|| Body::from("null"));
+        self.output.push(ws::text_frame_header(initial.len()));
+        match initial {
+            Body::Owned(bytes) => self.output.push(bytes),
+            Body::Shared(bytes) => self.output.push_shared(bytes),
+        }
         let session = WsSession::new(&settings.ws, now, ws::TOO_BIG);
         let subscriptions = Subscriptions::Single(segments);
         self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, subscriptions }));
@@ -503,23 +522,21 @@ impl Conn {
         wait_for: Option<Lsn>,
     ) {
         let mut bytes = Vec::new();
-        response::encode(&mut bytes, response, connection, head_only);
-        match wait_for {
-            Some(lsn) => {
-                self.held_bytes += bytes.len();
-                self.held.push_back((bytes, lsn));
-            }
-            None => self.queue(bytes),
-        }
+        let shared = response::encode(&mut bytes, response, connection, head_only);
+        self.enqueue(QueuedReply { bytes, shared, wait_for: wait_for.unwrap_or(0) });
     }
 
     /// Output that needs no durability itself but must not overtake a held reply.
     fn queue(&mut self, bytes: Vec<u8>) {
-        if self.held.is_empty() {
-            self.output.push(bytes);
+        self.enqueue(QueuedReply { bytes, shared: None, wait_for: 0 });
+    }
+
+    fn enqueue(&mut self, reply: QueuedReply) {
+        if reply.wait_for == 0 && self.held.is_empty() {
+            reply.write_into(&mut self.output);
         } else {
-            self.held_bytes += bytes.len();
-            self.held.push_back((bytes, 0));
+            self.held_bytes += reply.len();
+            self.held.push_back(reply);
         }
     }
 
@@ -790,7 +807,7 @@ mod tests {
         let mut h = Harness::new();
         // An in-memory state is always durable; pretend record 1 is not yet on disk by holding
         // by hand, then queue a continue, an error and an upgrade behind it.
-        h.conn.held.push_back((b"HELD ".to_vec(), 1));
+        h.conn.held.push_back(QueuedReply { bytes: b"HELD ".to_vec(), shared: None, wait_for: 1 });
         h.conn.held_bytes = 5;
         let out = h.feed(b"PUT /a HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
         assert_eq!(out, "", "the 100 Continue waits behind the held reply");

@@ -12,6 +12,9 @@ use mio::Waker;
 use serde_json::Value;
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::http::response::Body;
 
 use crate::document::{Document, Modification};
 use crate::metrics::{Live, Metrics};
@@ -59,7 +62,7 @@ pub struct State {
     pub connections: u64,
     /// The last large value a GET serialized, until the next write: repeated reads of a big
     /// document cost a copy instead of a serialization.
-    read_cache: Option<(Vec<String>, Vec<u8>)>,
+    read_cache: Option<(Vec<String>, Rc<[u8]>)>,
     /// `None` for a state that lives only in memory (unit tests).
     persistence: Option<Persistence>,
 }
@@ -163,18 +166,21 @@ impl State {
         Ok(lsn)
     }
 
-    /// The compact JSON of the value at `path`, if it exists.
-    pub fn get_serialized(&mut self, path: &[String]) -> Option<Vec<u8>> {
+    /// The compact JSON of the value at `path`, if it exists. Large values are shared: every
+    /// reader until the next write gets the same bytes.
+    pub fn get_serialized(&mut self, path: &[String]) -> Option<Body> {
         if let Some((cached_path, bytes)) = &self.read_cache
             && cached_path == path
         {
-            return Some(bytes.clone());
+            return Some(Body::Shared(bytes.clone()));
         }
         let bytes = storage::to_compact_json(self.document.get(path)?);
-        if bytes.len() >= READ_CACHE_MIN_BYTES {
-            self.read_cache = Some((path.to_vec(), bytes.clone()));
+        if bytes.len() < READ_CACHE_MIN_BYTES {
+            return Some(Body::Owned(bytes));
         }
-        Some(bytes)
+        let shared: Rc<[u8]> = Rc::from(bytes);
+        self.read_cache = Some((path.to_vec(), shared.clone()));
+        Some(Body::Shared(shared))
     }
 
     fn record_change(&mut self, path: &[String]) {

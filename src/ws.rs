@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tungstenite::protocol::frame::{CloseFrame, Frame};
+use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error, Message};
 
@@ -79,6 +79,16 @@ pub fn text_frame(payload: &[u8]) -> Rc<[u8]> {
     // Formatting into a Vec cannot fail.
     let _ = frame.format(&mut out);
     Rc::from(out)
+}
+
+/// The header of a server text frame carrying `len` payload bytes: the payload can then be
+/// queued after it without copying (a large shared value).
+pub fn text_frame_header(len: usize) -> Vec<u8> {
+    let header = FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() };
+    let mut out = Vec::with_capacity(10);
+    // Formatting into a Vec cannot fail.
+    let _ = header.format(len as u64, &mut out);
+    out
 }
 
 /// The in-memory stream tungstenite reads from and writes to.
@@ -362,6 +372,12 @@ mod tests {
     #[test]
     fn text_frames_are_unmasked_and_exact() {
         assert_eq!(&*text_frame(b"null"), b"\x81\x04null");
+        for len in [0, 125, 126, 65535, 65536] {
+            let payload = vec![b'x'; len];
+            let mut split = text_frame_header(len);
+            split.extend_from_slice(&payload);
+            assert_eq!(split, &*text_frame(&payload), "{len}");
+        }
         let long = vec![b'x'; 300];
         let frame = text_frame(&long);
         assert_eq!(&frame[..4], &[0x81, 126, 1, 44]);

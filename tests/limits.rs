@@ -109,3 +109,35 @@ fn connections_over_the_limit_are_refused_and_the_rest_served() {
     std::thread::sleep(Duration::from_millis(200));
     assert_serves(&mut server);
 }
+
+fn rss_kb(server: &Server) -> u64 {
+    let pid = server.child.as_ref().map(|c| c.id()).expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn clients_that_do_not_read_share_one_copy_of_a_large_document() {
+    let mut server = Server::start(&[]);
+    let big = format!("\"{}\"", "x".repeat(4 << 20));
+    assert_eq!(server.put("/big", &big).0, 202);
+    assert_eq!(server.get("/big").1.len(), big.len());
+    let before = rss_kb(&server);
+    let idle: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream.write_all(b"GET /big HTTP/1.1\r\n\r\n").expect("write");
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let grown_mb = (rss_kb(&server).saturating_sub(before)) / 1024;
+    // 40 private copies would be 160 MB; shared, the growth is the sockets' bookkeeping.
+    assert!(grown_mb < 40, "RSS grew by {grown_mb} MB for 40 readers of one 4 MB value");
+    drop(idle);
+    assert_serves(&mut server);
+}
