@@ -15,6 +15,7 @@
 //! | [`api`] | GET / PUT / DELETE on the document, the method filter |
 //! | [`auth`] | HS256 JWT verification, the `icepeak` claim, the prefix check |
 //! | [`path`] | request targets → path segments and query parameters |
+//! | [`number`] | numbers written the way the original writes them |
 //! | [`json`] | the iterative JSON parser (first key wins, depth limit, exact numbers) |
 //! | [`state`] | the one owned state: document, write-ahead log, snapshot job |
 //! | [`document`] | lookup, put and delete on the JSON tree |
@@ -36,6 +37,7 @@ pub mod http;
 pub mod json;
 pub mod metrics;
 pub mod multi;
+pub mod number;
 pub mod outbuf;
 pub mod path;
 pub mod server;

@@ -33,11 +33,12 @@ fn response_headers_follow_the_original() {
 #[test]
 fn values_round_trip_exactly_with_sorted_keys() {
     let server = Server::start(&[]);
-    let body = r#"{ "b": 12345678901234567890123, "a": {"d": [1.5, -0.25, 1e-7], "c": null}, "B": "é\n" }"#;
+    // Numbers come back the way the original writes them: 1e2 as 100, 1e-7 as 1.0e-7.
+    let body = r#"{ "b": 12345678901234567890123, "a": {"d": [1.5, -0.25, 1e-7, 1e2, 1.50], "c": null}, "B": "é\n" }"#;
     assert_eq!(server.put("/v", body).0, 202);
     assert_eq!(
         server.get("/v").1,
-        r#"{"B":"é\n","a":{"c":null,"d":[1.5,-0.25,1e-7]},"b":12345678901234567890123}"#
+        r#"{"B":"é\n","a":{"c":null,"d":[1.5,-0.25,1.0e-7,100,1.5]},"b":12345678901234567890123}"#
     );
     assert_eq!(server.put("/d", r#"{"k":1,"k":2}"#).0, 202);
     assert_eq!(server.get("/d").1, r#"{"k":1}"#, "the first duplicate key wins");

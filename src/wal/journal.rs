@@ -179,9 +179,10 @@ mod tests {
         else {
             panic!("a put");
         };
+        // Every digit kept, written the way the original writes numbers.
         assert_eq!(
             serde_json::to_string(&value).ok().as_deref(),
-            Some("[100000000000000000000000.5e-3]")
+            Some("[1.000000000000000000000005e+20]")
         );
         let (outcome, applied, logged) = replay_all(
             b"{\"op\":\"put\",\"path\":[\"t\"],\"value\":\"one\\ntwo\"}\n\
