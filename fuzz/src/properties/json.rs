@@ -49,13 +49,40 @@ fn check_accepted(data: &[u8], value: &Value) {
     let levels = depth(value);
     assert!(levels <= MAX_DEPTH, "depth {levels} over the limit {MAX_DEPTH}");
     assert_eq!(levels, depth_recursive(value), "depth() disagrees with the definition");
-    // The limit is exact: the document's own depth passes, one less is refused as too deep.
-    assert_eq!(parse(data, levels).as_ref(), Ok(value));
-    let one_less = parse(data, levels - 1).map_err(|error| error.kind);
-    assert_eq!(one_less, Err(JsonErrorKind::TooDeep { limit: levels - 1 }));
+
+    // The limit applies to the text, dropped duplicate values included (they are parsed and
+    // validated too), and it is exact: the text's own depth passes, one less is refused.
+    let nesting = text_depth(data);
+    assert!(levels <= nesting, "value depth {levels} over the text's {nesting}");
+    if levels < nesting {
+        assert!(has_duplicate_keys(data), "depth {levels} of a text {nesting} deep");
+    }
+    assert_eq!(parse(data, nesting).as_ref(), Ok(value));
+    let one_less = parse(data, nesting - 1).map_err(|error| error.kind);
+    assert_eq!(one_less, Err(JsonErrorKind::TooDeep { limit: nesting - 1 }));
 
     let text = serde_json::to_vec(value).expect("a Value always serialises");
     assert_eq!(parse(&text, MAX_DEPTH).as_ref(), Ok(value), "re-parse of {:?}", text_of(&text));
+}
+
+/// The nesting of valid JSON text as `depth` would measure it if no value were dropped: a
+/// scalar or an empty container inside `n` containers sits at level `n + 1`.
+fn text_depth(data: &[u8]) -> usize {
+    let (mut open, mut deepest, mut pos) = (0usize, 0usize, 0usize);
+    while let Some(&byte) = data.get(pos) {
+        match byte {
+            b'[' | b'{' => {
+                open += 1;
+                deepest = deepest.max(open);
+            }
+            b']' | b'}' => open -= 1,
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+            // Scalars (keys too, which sit at the level of their values).
+            _ => deepest = deepest.max(open + 1),
+        }
+        pos = if byte == b'"' { string_end(data, pos) } else { pos + 1 };
+    }
+    deepest
 }
 
 /// The definition `depth` documents, written the obvious way (the input is at most
