@@ -60,3 +60,8 @@ fn json() {
 fn store_ops() {
     replay("store_ops", properties::check_store_ops);
 }
+
+#[test]
+fn ws_message() {
+    replay("ws_message", properties::check_ws_message);
+}

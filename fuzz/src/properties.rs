@@ -20,9 +20,12 @@ mod json;
 mod path;
 #[path = "properties/store_ops.rs"]
 mod store_ops;
+#[path = "properties/ws_message.rs"]
+mod ws_message;
 
 pub use claim::check_claim;
 pub use http_request::check_http_request;
 pub use json::check_json;
 pub use path::check_path;
 pub use store_ops::check_store_ops;
+pub use ws_message::check_ws_message;
