@@ -133,8 +133,10 @@ impl std::error::Error for ScanError {}
 pub fn scan_segment(bytes: &[u8], mut apply: impl FnMut(Modification)) -> Result<Scan, ScanError> {
     let file_len = bytes.len() as u64;
     let Some(mut rest) = bytes.strip_prefix(&SEGMENT_HEADER) else {
-        if SEGMENT_HEADER.starts_with(bytes) {
-            // Creating the segment was interrupted before the header was complete.
+        // Creating the segment was interrupted before the header was complete; a crash may
+        // also leave the allocated rest of the file as zeros.
+        let written = bytes.iter().rposition(|&byte| byte != 0).map_or(0, |last| last + 1);
+        if SEGMENT_HEADER.starts_with(&bytes[..written]) {
             return Ok(Scan {
                 records: 0,
                 valid_len: 0,
@@ -597,5 +599,20 @@ mod tests {
                 value: json!([1, "two", Value::Null, {}])
             }]
         );
+    }
+
+    #[test]
+    fn header_interrupted_before_zeros_is_a_torn_empty_segment() {
+        for cut in 0..SEGMENT_HEADER.len() {
+            let mut bytes = SEGMENT_HEADER[..cut].to_vec();
+            bytes.extend_from_slice(&[0; 40]);
+            let (result, applied) = scan(&bytes);
+            let scan = result.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+            assert_eq!(
+                (scan.records, scan.valid_len, scan.torn_tail),
+                (0, 0, Some(bytes.len() as u64))
+            );
+            assert!(applied.is_empty());
+        }
     }
 }
