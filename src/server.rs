@@ -314,7 +314,16 @@ impl Server {
                         client.readable = false;
                         client.conn.receive_eof();
                     }
-                    Ok(n) => client.conn.receive(&read_buffer[..n], now),
+                    Ok(n) => {
+                        client.conn.receive(&read_buffer[..n], now);
+                        // A short read emptied the socket buffer. Reading again would only
+                        // return WouldBlock: with edge-triggered epoll every later arrival
+                        // raises a new event, so skipping that syscall loses nothing and saves
+                        // a third of the syscalls of a small keep-alive request.
+                        if n < read_buffer.len() {
+                            client.readable = false;
+                        }
+                    }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         client.readable = false;
                     }
