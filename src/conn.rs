@@ -86,8 +86,8 @@ struct WebSocketConn {
 }
 
 enum Subscriptions {
-    /// The single-subscription protocol's one path (§6.1).
-    Single(Vec<String>),
+    /// The single-subscription protocol's one path (§6.1), registered after write `seq`.
+    Single { path: Vec<String>, seq: u64 },
     /// `?method=reusable` (§6.2).
     Multi(MultiSubscription),
 }
@@ -249,7 +249,7 @@ impl Conn {
     pub fn unsubscribe_all(&self, state: &mut State, key: Key) {
         let Protocol::WebSocket(ws) = &self.protocol else { return };
         match &ws.subscriptions {
-            Subscriptions::Single(path) => {
+            Subscriptions::Single { path, .. } => {
                 state.unsubscribe(path, key);
             }
             Subscriptions::Multi(multi) => {
@@ -263,10 +263,20 @@ impl Conn {
     pub fn update_format(&self) -> Option<UpdateFormat> {
         match &self.protocol {
             Protocol::WebSocket(ws) => match ws.subscriptions {
-                Subscriptions::Single(_) => Some(UpdateFormat::Bare),
+                Subscriptions::Single { .. } => Some(UpdateFormat::Bare),
                 Subscriptions::Multi(_) => Some(UpdateFormat::Envelope),
             },
             Protocol::Http => None,
+        }
+    }
+
+    /// Whether the update of write `seq` at `path` is news to this connection: a subscription
+    /// registered after that write already showed its effect in its initial value.
+    pub fn wants_update(&self, path: &[String], seq: u64) -> bool {
+        let Protocol::WebSocket(ws) = &self.protocol else { return false };
+        match &ws.subscriptions {
+            Subscriptions::Single { seq: registered, .. } => seq > *registered,
+            Subscriptions::Multi(multi) => multi.registered_at(path).is_some_and(|r| seq > r),
         }
     }
 
@@ -328,7 +338,7 @@ impl Conn {
                 now,
                 |message, session, output| match subscriptions {
                     // §6.1: anything a single-subscription client sends is ignored.
-                    Subscriptions::Single(_) => {}
+                    Subscriptions::Single { .. } => {}
                     // After our close frame only the client's close matters (§6.2.2).
                     Subscriptions::Multi(_) if !session.can_send() => {}
                     Subscriptions::Multi(multi) => {
@@ -474,7 +484,7 @@ impl Conn {
             Body::Shared(bytes) => self.output.push_shared(bytes),
         }
         let session = WsSession::new(&settings.ws, now, ws::TOO_BIG);
-        let subscriptions = Subscriptions::Single(segments);
+        let subscriptions = Subscriptions::Single { path: segments, seq: state.write_seq() };
         self.protocol = Protocol::WebSocket(Box::new(WebSocketConn { session, subscriptions }));
         self.head_started = None;
     }
@@ -565,7 +575,7 @@ impl Conn {
                     Protocol::WebSocket(ws) => {
                         let first_subscription = match &ws.subscriptions {
                             Subscriptions::Multi(multi) => multi.deadline(),
-                            Subscriptions::Single(_) => None,
+                            Subscriptions::Single { .. } => None,
                         };
                         [ws.session.next_deadline(), first_subscription].into_iter().flatten().min()
                     }
@@ -592,7 +602,7 @@ impl Conn {
                 let Protocol::WebSocket(ws) = &mut self.protocol else { return };
                 let missed_deadline = match &ws.subscriptions {
                     Subscriptions::Multi(multi) => multi.deadline().is_some_and(|d| now >= d),
-                    Subscriptions::Single(_) => false,
+                    Subscriptions::Single { .. } => false,
                 };
                 // §6.0, §6.2.1: a peer that stopped answering pings, or never subscribed in
                 // time, is dropped without a close frame.

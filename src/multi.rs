@@ -2,7 +2,7 @@
 //! many subscriptions, driven by JSON messages. Sans-IO: a client message in, a reply or a
 //! close out; the connection code moves the bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -49,7 +49,8 @@ pub struct Context<'a> {
 }
 
 pub struct MultiSubscription {
-    paths: BTreeSet<Vec<String>>,
+    /// Subscribed paths and the write sequence number each was (last) registered after.
+    paths: BTreeMap<Vec<String>, u64>,
     /// Segments over `paths`, against `MAX_SEGMENTS_PER_CONNECTION`.
     segment_count: usize,
     /// A successful subscribe happened; before that the first-subscription deadline applies.
@@ -60,7 +61,7 @@ pub struct MultiSubscription {
 impl MultiSubscription {
     pub fn new(deadline: Instant) -> Self {
         MultiSubscription {
-            paths: BTreeSet::new(),
+            paths: BTreeMap::new(),
             segment_count: 0,
             subscribed_once: false,
             deadline,
@@ -68,7 +69,12 @@ impl MultiSubscription {
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &Vec<String>> {
-        self.paths.iter()
+        self.paths.keys()
+    }
+
+    /// After which write `path` was registered, if it is subscribed.
+    pub fn registered_at(&self, path: &[String]) -> Option<u64> {
+        self.paths.get(path).copied()
     }
 
     /// §6.2.1: the moment the connection is dropped unless it has subscribed successfully.
@@ -143,10 +149,11 @@ impl MultiSubscription {
             );
             return malformed("subscribe", &detail);
         };
+        let registered = context.state.write_seq();
         for path in segments {
             context.state.subscribe(&path, context.subscriber);
             let length = path.len();
-            if self.paths.insert(path) {
+            if self.paths.insert(path, registered).is_none() {
                 self.segment_count += length;
             }
         }
@@ -166,7 +173,7 @@ impl MultiSubscription {
         let mut added = 0;
         let mut new_paths = BTreeSet::new();
         for path in segments {
-            if !self.paths.contains(path) && new_paths.insert(path) {
+            if !self.paths.contains_key(path) && new_paths.insert(path) {
                 added += path.len();
             }
         }
@@ -195,7 +202,7 @@ impl MultiSubscription {
         let mut removed = Vec::new();
         for path in paths {
             let segments = split_plain(&path);
-            if self.paths.remove(&segments) {
+            if self.paths.remove(&segments).is_some() {
                 self.segment_count -= segments.len();
                 context.state.unsubscribe(&segments, context.subscriber);
                 unsubscribed(&segments);

@@ -15,7 +15,6 @@ use crate::multi;
 use crate::signals::SignalPipe;
 use crate::slab::{Key, Slab};
 use crate::state::State;
-use crate::storage::to_compact_json;
 use crate::timers::Timers;
 use crate::wal::Lsn;
 use crate::ws;
@@ -380,26 +379,29 @@ impl Server {
     /// Pushes the changes since the last call to the subscribers they reach (§5). Each notified
     /// path's value is serialized and framed once; its subscribers share the bytes.
     fn broadcast(&mut self, now: Instant) {
-        let paths = self.state.take_notifications();
-        if paths.is_empty() {
+        let notifications = self.state.take_notifications();
+        if notifications.is_empty() {
             return;
         }
         self.state.metrics.broadcasts += 1;
         let mut notified = Vec::new();
         let (mut sent, mut bytes, mut skipped) = (0, 0, 0);
-        for path in &paths {
+        for notification in &notifications {
             let Server { state, clients, .. } = self;
-            let Some((value, subscribers)) = state.notification(path) else { continue };
-            let value_json = to_compact_json(value);
+            let path = &notification.path;
+            let Some(subscribers) = state.subscribers(path) else { continue };
             let (mut bare, mut envelope) = (None, None);
             for &key in subscribers {
                 let Some(client) = clients.get_mut(key) else { continue };
+                if !client.conn.wants_update(path, notification.seq) {
+                    continue;
+                }
                 let frame = match client.conn.update_format() {
                     Some(UpdateFormat::Bare) => {
-                        bare.get_or_insert_with(|| ws::text_frame(&value_json))
+                        bare.get_or_insert_with(|| ws::text_frame(&notification.value))
                     }
                     Some(UpdateFormat::Envelope) => envelope.get_or_insert_with(|| {
-                        ws::text_frame(&multi::update_message(path, &value_json))
+                        ws::text_frame(&multi::update_message(path, &notification.value))
                     }),
                     None => continue,
                 };

@@ -24,6 +24,14 @@ use crate::storage;
 use crate::subscriptions::SubscriptionTrie;
 use crate::wal::{self, Lsn, Wal, WalError, WalSettings};
 
+/// One update for the subscribers of one path: the value there right after write `seq`.
+pub struct Notification {
+    pub path: Vec<String>,
+    /// Compact JSON, shared by every frame built from it.
+    pub value: Rc<[u8]>,
+    pub seq: u64,
+}
+
 /// Values smaller than this are serialized on every read: caching them would save little.
 const READ_CACHE_MIN_BYTES: usize = 64 * 1024;
 
@@ -53,8 +61,11 @@ struct Persistence {
 pub struct State {
     document: Document,
     subscriptions: SubscriptionTrie<Key>,
-    /// Paths written since the last broadcast, in write order.
-    changes: Vec<Vec<String>>,
+    /// Updates for subscribers produced by writes since the last broadcast, in write order.
+    notifications: Vec<Notification>,
+    /// Writes applied since start: a subscription registered at `n` skips notifications up
+    /// to `n`, whose effect its initial value already shows.
+    write_seq: u64,
     pub metrics: Metrics,
     /// Open WebSocket connections (`icepeak_subscriber_count`).
     pub websockets: u64,
@@ -105,7 +116,8 @@ impl State {
         let state = State {
             document,
             subscriptions: SubscriptionTrie::default(),
-            changes: Vec::new(),
+            notifications: Vec::new(),
+            write_seq: 0,
             metrics,
             websockets: 0,
             connections: 0,
@@ -120,7 +132,8 @@ impl State {
         State {
             document: Document::new(root),
             subscriptions: SubscriptionTrie::default(),
-            changes: Vec::new(),
+            notifications: Vec::new(),
+            write_seq: 0,
             metrics: Metrics::default(),
             websockets: 0,
             connections: 0,
@@ -149,9 +162,9 @@ impl State {
             Some(p) => p.wal.append_put(&path, value_json, now)?,
             None => 0,
         };
-        self.record_change(&path);
-        self.metrics.writes_accepted += 1;
+        let changed = self.written(&path);
         self.document.apply(Modification::Put { path, value });
+        self.notify(changed);
         Ok(lsn)
     }
 
@@ -160,9 +173,9 @@ impl State {
             Some(p) => p.wal.append_delete(&path, now)?,
             None => 0,
         };
-        self.record_change(&path);
-        self.metrics.writes_accepted += 1;
+        let changed = self.written(&path);
         self.document.apply(Modification::Delete { path });
+        self.notify(changed);
         Ok(lsn)
     }
 
@@ -183,11 +196,30 @@ impl State {
         Some(Body::Shared(shared))
     }
 
-    fn record_change(&mut self, path: &[String]) {
+    /// Bookkeeping of a write about to be applied; returns its path when subscribers exist.
+    fn written(&mut self, path: &[String]) -> Option<Vec<String>> {
         self.read_cache = None;
-        if !self.subscriptions.is_empty() {
-            self.changes.push(path.to_vec());
-        }
+        self.metrics.writes_accepted += 1;
+        self.write_seq += 1;
+        (!self.subscriptions.is_empty()).then(|| path.to_vec())
+    }
+
+    /// §5: after a write at `changed`, every subscribed path it reaches gets the value now at
+    /// that path (`null` when gone), serialized once here, so that each write is seen even
+    /// when several are applied before the next broadcast.
+    fn notify(&mut self, changed: Option<Vec<String>>) {
+        let Some(changed) = changed else { return };
+        let (document, seq, notifications) =
+            (&self.document, self.write_seq, &mut self.notifications);
+        self.subscriptions.for_each_affected(&changed, |path, _| {
+            let value = storage::to_compact_json(document.get(path).unwrap_or(&Value::Null));
+            notifications.push(Notification { path: path.to_vec(), value: Rc::from(value), seq });
+        });
+    }
+
+    /// The write sequence number a subscription registered now starts after.
+    pub fn write_seq(&self) -> u64 {
+        self.write_seq
     }
 
     pub fn subscribe(&mut self, path: &[String], subscriber: Key) {
@@ -198,24 +230,14 @@ impl State {
         self.subscriptions.unsubscribe(path, subscriber)
     }
 
-    /// Every subscribed path that the changes since the last call reach (§5), each once: a
-    /// subscriber touched by several writes in one loop iteration gets the latest value once.
-    pub fn take_notifications(&mut self) -> Vec<Vec<String>> {
-        let mut affected = BTreeSet::new();
-        for changed in std::mem::take(&mut self.changes) {
-            self.subscriptions.for_each_affected(&changed, |path, _| {
-                if !affected.contains(path) {
-                    affected.insert(path.to_vec());
-                }
-            });
-        }
-        affected.into_iter().collect()
+    /// The updates produced since the last call, in write order.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
     }
 
-    /// The value now at `path` (`null` when it does not exist) and who subscribed to it.
-    pub fn notification(&self, path: &[String]) -> Option<(&Value, &BTreeSet<Key>)> {
-        let subscribers = self.subscriptions.subscribers(path)?;
-        Some((self.document.get(path).unwrap_or(&Value::Null), subscribers))
+    /// Who subscribed to exactly `path`.
+    pub fn subscribers(&self, path: &[String]) -> Option<&BTreeSet<Key>> {
+        self.subscriptions.subscribers(path)
     }
 
     /// A reply waits until record `lsn` is on disk.

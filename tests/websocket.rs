@@ -122,3 +122,28 @@ fn subscriptions_deeper_than_the_limit_are_refused() {
     let mut socket = open(&server, &shallow);
     assert_eq!(next_json(&mut socket), Value::Null);
 }
+
+#[test]
+fn every_write_is_notified_even_when_pipelined_into_one_loop_turn() {
+    use std::io::Write;
+    let server = Server::start(&[]);
+    let mut socket = open(&server, "/counter");
+    assert_eq!(next_json(&mut socket), Value::Null);
+    let mut writer = server.connect();
+    let burst: Vec<u8> = (0..30)
+        .flat_map(|i| {
+            format!("PUT /counter HTTP/1.1\r\nContent-Length: {}\r\n\r\n{i}", i.to_string().len())
+                .into_bytes()
+        })
+        .collect();
+    writer.write_all(&burst).expect("write");
+    for _ in 0..30 {
+        assert_eq!(common::read_response(&mut writer, false).map(|r| r.0), Some(202));
+    }
+    let seen: Vec<Value> = (0..30).map(|_| next_json(&mut socket)).collect();
+    assert_eq!(
+        seen,
+        (0..30).map(|i| json!(i)).collect::<Vec<_>>(),
+        "one update per write, in order"
+    );
+}

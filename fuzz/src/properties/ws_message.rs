@@ -47,10 +47,13 @@ fn run(data: &[u8], auth: Option<&Verifier>) {
         }
         // Every path the connection holds is registered in the trie and nowhere else.
         for path in subscription.paths() {
-            assert!(state.notification(path).is_some(), "{path:?} not registered");
+            assert!(
+                state.subscribers(path).is_some_and(|s| s.contains(&key)),
+                "{path:?} not registered"
+            );
         }
         for path in &removed {
-            assert!(state.notification(path).is_none(), "{path:?} still registered");
+            assert!(state.subscribers(path).is_none(), "{path:?} still registered");
         }
     }
 }
