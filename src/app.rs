@@ -10,7 +10,7 @@ use crate::auth::Verifier;
 use crate::config::Config;
 use crate::conn::ConnSettings;
 use crate::http::Limits;
-use crate::server::{Reactor, Server};
+use crate::server::{self, Reactor, Server};
 use crate::signals;
 use crate::state::{PersistenceSettings, State};
 use crate::ws::WsSettings;
@@ -72,6 +72,13 @@ pub fn run(config: Config) -> Result<(), Fatal> {
     for warning in &config.warnings {
         println!("WARNING: {warning}");
     }
+    // The ports first: a busy port must not leave a freshly created data file behind.
+    let address = SocketAddr::new(config.host, config.port);
+    let listener = server::listen(address).map_err(|error| bind_failure(&address, &error))?;
+    let metrics_listener = match &config.metrics {
+        Some((host, port)) => Some(bind_metrics(host, *port)?),
+        None => None,
+    };
     let reactor =
         Reactor::new().map_err(|e| Fatal(format!("Cannot create the event loop: {e}")))?;
     let (state, messages) =
@@ -83,20 +90,15 @@ pub fn run(config: Config) -> Result<(), Fatal> {
     if let Err(error) = signals::raise_open_file_limit() {
         eprintln!("Could not raise the open file limit: {error}");
     }
-    let metrics_listener = match &config.metrics {
-        Some((host, port)) => Some(bind_metrics(host, *port)?),
-        None => None,
-    };
-    let address = SocketAddr::new(config.host, config.port);
-    let server = Server::bind(
+    let server = Server::new(
         reactor,
-        address,
+        listener,
         metrics_listener,
         state,
         settings_from(&config),
         config.max_connections,
     )
-    .map_err(|error| bind_failure(&address, &error))?;
+    .map_err(|e| Fatal(format!("Cannot start the event loop: {e}")))?;
     log_startup(&config);
     let state = server.run().map_err(|e| Fatal(format!("The event loop failed: {e}")))?;
     println!("\nTermination sequence initiated ...");

@@ -104,7 +104,6 @@ impl Default for Config {
             websocket_ping_interval: Some(Duration::from_secs(30)),
             websocket_pong_timeout: Duration::from_secs(30),
             first_subscription_deadline: Duration::from_secs(1),
-            // A 20 MB document must fit in one PUT.
             // The 20 MB MDN document fits; a body of small numbers grows about 30 times once
             // parsed (exact numbers are kept as text), so the bound also bounds memory.
             max_body_size: 32 * MIB,
@@ -616,7 +615,7 @@ static FLAGS: &[FlagSpec] = &[
         "--websocket-pong-timeout",
         "SECONDS",
         Group::WebSocket,
-        "A client that has not answered a ping within this time is disconnected",
+        "A client with no pong for the ping interval plus this time is disconnected",
         |builder, value| {
             builder.config.websocket_pong_timeout = parse_seconds(value)?;
             Ok(())

@@ -1274,7 +1274,8 @@ mod tests {
     #[test]
     #[ignore = "needs /work/shared/data and gunzip"]
     fn real_world_document_matches_serde_json() {
-        let path = "/work/shared/data/mdn-browser-compat-data.json.gz";
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mdn-browser-compat-data.json.gz");
         if !std::path::Path::new(path).exists() {
             eprintln!("skipped: {path} not found");
             return;

@@ -65,6 +65,12 @@ impl Reactor {
     }
 }
 
+/// Binds the main port (mio's listener: SO_REUSEADDR and a backlog of 1024, so that bursts of
+/// new clients are not dropped before the loop accepts them).
+pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(address)
+}
+
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
@@ -87,16 +93,15 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn bind(
+    pub fn new(
         reactor: Reactor,
-        address: SocketAddr,
+        mut listener: TcpListener,
         metrics_listener: Option<std::net::TcpListener>,
         state: State,
         settings: ConnSettings,
         max_connections: usize,
     ) -> io::Result<Server> {
         let Reactor { poll, .. } = reactor;
-        let mut listener = TcpListener::bind(address)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let metrics_listener = match metrics_listener {
             Some(std_listener) => {

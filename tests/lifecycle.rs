@@ -69,6 +69,8 @@ fn busy_port_names_the_port() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains(&port));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(left.is_empty(), "a busy port must not leave files behind: {left:?}");
 }
 
 #[test]
