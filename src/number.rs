@@ -15,6 +15,9 @@
 /// so the text is taken to that fixed point at once (at most a few rounds: each one only moves
 /// from the fraction form to the integer form).
 pub fn canonical(text: &str) -> Option<String> {
+    if is_plain_decimal(text) {
+        return None;
+    }
     let mut current = written_once(text)?;
     for _ in 0..4 {
         match written_once(&current) {
@@ -23,6 +26,22 @@ pub fn canonical(text: &str) -> Option<String> {
         }
     }
     Some(current)
+}
+
+/// Fixed notation the original writes unchanged (`12.5`, `-0.25`, `1500.0`): the common
+/// non-integer form, recognised without allocating. The original prints x in fixed notation
+/// when 0.1 ≤ |x| < 10^7, without trailing zeros in the fraction (or just `.0`).
+fn is_plain_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let Some((integer, fraction)) = unsigned.split_once('.') else { return false };
+    if fraction.contains(['e', 'E']) || fraction.is_empty() {
+        return false;
+    }
+    let fraction_written = fraction == "0" || !fraction.ends_with('0');
+    if integer == "0" {
+        return fraction_written && !fraction.starts_with('0');
+    }
+    fraction_written && integer.len() <= 7 && !integer.starts_with('0')
 }
 
 /// One save by the original.
@@ -144,6 +163,17 @@ mod tests {
             let before: f64 = text.parse().unwrap_or(f64::NAN);
             let after: f64 = written(text).parse().unwrap_or(f64::NAN);
             assert_eq!(before, after, "{text}");
+        }
+    }
+
+    #[test]
+    fn plain_decimals_take_the_fast_path_and_agree_with_the_slow_one() {
+        for text in ["12.5", "-0.25", "1500.0", "0.5", "1234567.891", "5.07", "123.4"] {
+            assert!(is_plain_decimal(text), "{text}");
+            assert_eq!(written_once(text).as_deref(), Some(text), "{text}");
+        }
+        for text in ["123.40", "0.05", "-0.0", "0.0", "12345678.5", "1.5e3", "01.5"] {
+            assert!(!is_plain_decimal(text), "{text}");
         }
     }
 
