@@ -52,9 +52,10 @@ pub fn handle(state: &mut State, settings: &ApiSettings, request: &Request, now:
     }
     let (raw_path, raw_query) = path::split_target(&request.target);
     let segments = path::parse_url_path(raw_path);
+    let query = Query::parse(raw_query);
     if let Some(verifier) = &settings.auth
         && let Err(error) =
-            check_token(verifier, request, raw_query, &segments, Mode::for_method(method))
+            check_token(verifier, request, &query, &segments, Mode::for_method(method))
     {
         return Response::with_body(401, JSON, error.http_body()).into();
     }
@@ -69,11 +70,11 @@ pub fn handle(state: &mut State, settings: &ApiSettings, request: &Request, now:
                 Err(response) => return response.into(),
             };
             let written = state.put(segments, value, &request.body, now);
-            accepted(state, written, raw_query)
+            accepted(state, written, &query)
         }
         "DELETE" => {
             let written = state.delete(segments, now);
-            accepted(state, written, raw_query)
+            accepted(state, written, &query)
         }
         _ => Response::with_body(404, HTML, NOT_FOUND_PAGE).into(),
     }
@@ -84,11 +85,10 @@ pub fn handle(state: &mut State, settings: &ApiSettings, request: &Request, now:
 pub fn check_token(
     verifier: &Verifier,
     request: &Request,
-    raw_query: &str,
+    query: &Query,
     segments: &[String],
     mode: Option<Mode>,
 ) -> Result<(), auth::AuthError> {
-    let query = Query::parse(raw_query);
     let token =
         auth::find_token(request.header("authorization"), query.first_with_value("access_token"));
     auth::authorize(verifier, token, segments, mode, auth::unix_seconds(SystemTime::now()))
@@ -96,10 +96,10 @@ pub fn check_token(
 
 /// 202 for a logged write; with `?durable` it waits for its fsync. A write the log refused was
 /// not applied: 503, empty for back-pressure as in the original, with a reason for a failure.
-fn accepted(state: &mut State, written: Result<Lsn, WalError>, raw_query: &str) -> Reply {
+fn accepted(state: &mut State, written: Result<Lsn, WalError>, query: &Query) -> Reply {
     match written {
         Ok(lsn) => {
-            let durable = Query::parse(raw_query).is_durable();
+            let durable = query.is_durable();
             if durable {
                 state.want_durable(lsn);
             }

@@ -92,6 +92,30 @@ enum Subscriptions {
     Multi(MultiSubscription),
 }
 
+impl WebSocketConn {
+    /// The next ping, or the first-subscription deadline if that comes first.
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.session.next_deadline(), self.first_subscription_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// §6.0, §6.2.1: false for a peer that stopped answering pings or never subscribed in
+    /// time; it is dropped without a close frame.
+    fn on_timer(&mut self, settings: &ConnSettings, now: Instant, output: &mut OutQueue) -> bool {
+        let missed_deadline = self.first_subscription_deadline().is_some_and(|d| now >= d);
+        !missed_deadline && self.session.on_timer(&settings.ws, now, output)
+    }
+
+    fn first_subscription_deadline(&self) -> Option<Instant> {
+        match &self.subscriptions {
+            Subscriptions::Multi(multi) => multi.deadline(),
+            Subscriptions::Single { .. } => None,
+        }
+    }
+}
+
 /// How a connection's updates are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateFormat {
@@ -289,14 +313,6 @@ impl Conn {
         }
     }
 
-    /// Updates coalesced away for this client so far.
-    pub fn skipped_updates(&self) -> u64 {
-        match &self.protocol {
-            Protocol::WebSocket(ws) => ws.session.skipped_updates,
-            Protocol::Http => 0,
-        }
-    }
-
     /// Parses and answers every complete request in the input, in order, until the input runs
     /// dry or the output backlog is too large.
     pub fn process(&mut self, state: &mut State, settings: &ConnSettings, key: Key, now: Instant) {
@@ -436,7 +452,8 @@ impl Conn {
         now: Instant,
     ) {
         let (raw_path, raw_query) = path::split_target(&request.target);
-        match Query::parse(raw_query).first("method") {
+        let query = Query::parse(raw_query);
+        match query.first("method") {
             None => {}
             Some(Some("reusable")) => return self.upgrade_multi(settings, request, now),
             Some(_) => {
@@ -457,7 +474,7 @@ impl Conn {
         }
         if let Some(verifier) = &settings.api.auth
             && let Err(error) =
-                api::check_token(verifier, request, raw_query, &segments, Some(Mode::Read))
+                api::check_token(verifier, request, &query, &segments, Some(Mode::Read))
         {
             let body = error.http_body();
             return self.refuse_upgrade(ws::reject(
@@ -566,23 +583,12 @@ impl Conn {
 
     /// The earliest moment at which [`Conn::on_timer`] has something to do.
     pub fn next_deadline(&self, settings: &ConnSettings) -> Option<Instant> {
-        match self.lifecycle {
-            Lifecycle::Done => None,
-            Lifecycle::Lingering { until } => Some(until),
-            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
-                // WebSocket connections live as long as they answer pings, not by idleness.
-                match &self.protocol {
-                    Protocol::WebSocket(ws) => {
-                        let first_subscription = match &ws.subscriptions {
-                            Subscriptions::Multi(multi) => multi.deadline(),
-                            Subscriptions::Single { .. } => None,
-                        };
-                        [ws.session.next_deadline(), first_subscription].into_iter().flatten().min()
-                    }
-                    Protocol::Http => None,
-                }
-            }
-            Lifecycle::Open | Lifecycle::Finishing => {
+        match (self.lifecycle, &self.protocol) {
+            (Lifecycle::Done, _) => None,
+            (Lifecycle::Lingering { until }, _) => Some(until),
+            // WebSocket connections live as long as they answer pings, not by idleness.
+            (Lifecycle::Open, Protocol::WebSocket(ws)) => ws.next_deadline(),
+            (Lifecycle::Open | Lifecycle::Finishing, _) => {
                 let idle = self.last_activity + settings.idle_timeout;
                 let head = self.head_started.map(|started| started + settings.header_timeout);
                 Some(head.map_or(idle, |head| head.min(idle)))
@@ -591,26 +597,19 @@ impl Conn {
     }
 
     pub fn on_timer(&mut self, settings: &ConnSettings, now: Instant) {
-        match self.lifecycle {
-            Lifecycle::Done => {}
-            Lifecycle::Lingering { until } => {
+        match (self.lifecycle, &mut self.protocol) {
+            (Lifecycle::Done, _) => {}
+            (Lifecycle::Lingering { until }, _) => {
                 if now >= until {
                     self.lifecycle = Lifecycle::Done;
                 }
             }
-            Lifecycle::Open if matches!(self.protocol, Protocol::WebSocket(_)) => {
-                let Protocol::WebSocket(ws) = &mut self.protocol else { return };
-                let missed_deadline = match &ws.subscriptions {
-                    Subscriptions::Multi(multi) => multi.deadline().is_some_and(|d| now >= d),
-                    Subscriptions::Single { .. } => false,
-                };
-                // §6.0, §6.2.1: a peer that stopped answering pings, or never subscribed in
-                // time, is dropped without a close frame.
-                if missed_deadline || !ws.session.on_timer(&settings.ws, now, &mut self.output) {
+            (Lifecycle::Open, Protocol::WebSocket(ws)) => {
+                if !ws.on_timer(settings, now, &mut self.output) {
                     self.lifecycle = Lifecycle::Done;
                 }
             }
-            Lifecycle::Open | Lifecycle::Finishing => {
+            (Lifecycle::Open | Lifecycle::Finishing, _) => {
                 let head_expired = self
                     .head_started
                     .is_some_and(|started| now >= started + settings.header_timeout);

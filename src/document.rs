@@ -11,14 +11,6 @@ pub enum Modification {
     Delete { path: Vec<String> },
 }
 
-impl Modification {
-    pub fn path(&self) -> &[String] {
-        match self {
-            Modification::Put { path, .. } | Modification::Delete { path } => path,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     root: Value,

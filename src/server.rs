@@ -133,10 +133,6 @@ impl Server {
         })
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
     /// Runs until SIGTERM or SIGINT, then hands the state back for the final save.
     pub fn run(mut self) -> io::Result<State> {
         let mut events = Events::with_capacity(1024);
@@ -201,11 +197,12 @@ impl Server {
     /// On SIGTERM/SIGINT: WebSocket clients get a 1001 close frame, written without waiting
     /// (a client that does not read gets the TCP close alone).
     fn say_goodbye(&mut self) {
+        let now = Instant::now();
         let keys: Vec<Key> = self.clients.keys().collect();
         for key in keys {
             if let Some(client) = self.clients.get_mut(key) {
                 client.conn.going_away();
-                write_pending(client, Instant::now());
+                write_pending(client, now);
             }
         }
     }

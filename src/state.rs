@@ -113,7 +113,11 @@ impl State {
         };
         let mut metrics = Metrics::default();
         metrics.data_size_bytes = std::fs::metadata(data_file).map(|m| m.len()).unwrap_or(0);
-        let state = State {
+        Ok((State::with(document, metrics, Some(persistence)), messages))
+    }
+
+    fn with(document: Document, metrics: Metrics, persistence: Option<Persistence>) -> State {
+        State {
             document,
             subscriptions: SubscriptionTrie::default(),
             notifications: Vec::new(),
@@ -122,32 +126,17 @@ impl State {
             websockets: 0,
             connections: 0,
             read_cache: None,
-            persistence: Some(persistence),
-        };
-        Ok((state, messages))
+            persistence,
+        }
     }
 
     /// A state without files (unit tests): writes are applied, nothing is persisted.
     pub fn in_memory(root: Value) -> State {
-        State {
-            document: Document::new(root),
-            subscriptions: SubscriptionTrie::default(),
-            notifications: Vec::new(),
-            write_seq: 0,
-            metrics: Metrics::default(),
-            websockets: 0,
-            connections: 0,
-            read_cache: None,
-            persistence: None,
-        }
+        State::with(Document::new(root), Metrics::default(), None)
     }
 
     pub fn get(&self, path: &[String]) -> Option<&Value> {
         self.document.get(path)
-    }
-
-    pub fn document(&self) -> &Document {
-        &self.document
     }
 
     /// Logs and applies a PUT. `value_json` is the body as received, logged verbatim.
